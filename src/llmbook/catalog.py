@@ -1,0 +1,223 @@
+"""The book's data tables, validated against ``data/datapackage.json`` and typed for pandas.
+
+Every chapter reads data through :func:`load`; nothing else parses the CSV files. Validation
+uses the Frictionless framework (Table Schema: types, constraints, primary and foreign keys).
+A problem is reported as :class:`DataError`, whose message names the file, the row (the line of
+the CSV file, the header being line 1) and the column, and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from llmbook import inputs, paths
+
+#: How many problems a DataError lists before it says "and N more".
+MAX_REPORTED_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem, located in a file."""
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column '{self.column}'"
+        return f"{where}: {self.message}"
+
+
+class DataError(ValueError):
+    """The data package does not satisfy its schema."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        shown = "\n".join(f"  - {p}" for p in problems[:MAX_REPORTED_PROBLEMS])
+        more = len(problems) - MAX_REPORTED_PROBLEMS
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        super().__init__(
+            f"data package invalid ({len(problems)} problem(s)); fix these cells and rebuild:\n"
+            f"{shown}{tail}"
+        )
+
+
+def _descriptor(data: Path) -> dict:
+    return json.loads((data / paths.DATAPACKAGE).read_text(encoding="utf-8"))
+
+
+def table_names(data: Path | None = None) -> list[str]:
+    """Names of the tables (resources) in the data package."""
+    data = data or paths.data_dir()
+    return [r["name"] for r in _descriptor(data)["resources"]]
+
+
+def schema(table: str, data: Path | None = None) -> dict:
+    """The Table Schema of one table, as a dict (fields with their types, units, constraints)."""
+    data = data or paths.data_dir()
+    for resource in _descriptor(data)["resources"]:
+        if resource["name"] == table:
+            return resource["schema"]
+    raise KeyError(f"no table '{table}' in {data / paths.DATAPACKAGE}; have {table_names(data)}")
+
+
+def validate(data: Path | None = None) -> None:
+    """Validate the whole data package (every table, keys across tables); raise DataError."""
+    from frictionless import Package, system
+
+    data = data or paths.data_dir()
+    descriptor = data / paths.DATAPACKAGE
+    inputs.note(descriptor)
+    for resource in _descriptor(data)["resources"]:
+        inputs.note(data / resource["path"])
+    with system.use_context(trusted=False):
+        package = Package(str(descriptor), basepath=str(data))
+        report = package.validate()
+    if report.valid:
+        return
+    problems = []
+    for task in report.tasks:
+        file = f"data/{Path(task.place).name}" if task.place else "data"
+        for error in task.errors:
+            problems.append(_problem(file, error))
+    raise DataError(problems)
+
+
+def _problem(file: str, error) -> Problem:
+    """Locate one Frictionless error: file, row (line of the CSV) and column."""
+    column = getattr(error, "field_name", None)
+    note = error.note
+    if column is None and error.type == "foreign-key":
+        # A foreign-key error names its field only in its note: 'for "base_model": ...'.
+        match = re.search(r'for "([^"]+)"', note)
+        column = match.group(1) if match else None
+    cell = getattr(error, "cell", None)
+    value = f" (cell {cell!r})" if cell not in (None, "") else ""
+    return Problem(file, getattr(error, "row_number", None), column, f"{error.title}{value}: {note}")
+
+
+def _convert(frame: pd.DataFrame, fields: list[dict]) -> pd.DataFrame:
+    """Turn the CSV's text cells into typed pandas columns, as the schema declares."""
+    out = frame.copy()
+    for field in fields:
+        name, kind = field["name"], field.get("type", "string")
+        column = out[name].replace("", pd.NA)
+        if kind == "integer":
+            out[name] = pd.to_numeric(column).astype("Int64")
+        elif kind == "number":
+            out[name] = pd.to_numeric(column).astype("Float64")
+        elif kind == "boolean":
+            out[name] = column.map({"true": True, "false": False}).astype("boolean")
+        elif kind in ("yearmonth", "date"):
+            out[name] = pd.to_datetime(column, format="%Y-%m" if kind == "yearmonth" else "%Y-%m-%d")
+        else:
+            out[name] = column.astype("string")
+    return out
+
+
+@cache
+def _load_cached(table: str, data: Path, stamp: tuple) -> pd.DataFrame:
+    descriptor = _descriptor(data)
+    resource = next(r for r in descriptor["resources"] if r["name"] == table)
+    frame = pd.read_csv(data / resource["path"], dtype=str, keep_default_na=False)
+    return _convert(frame, resource["schema"]["fields"])
+
+
+def load(table: str, data: Path | None = None) -> pd.DataFrame:
+    """Load one table as a typed DataFrame, after validating the whole package.
+
+    Integers become ``Int64`` (nullable: an empty cell is ``<NA>``, never a guess), numbers
+    ``Float64``, booleans ``boolean``, ``yearmonth`` cells timestamps at the month's start, text
+    ``string``. Raises DataError if any table of the package is invalid, KeyError for an unknown
+    table name.
+    """
+    data = (data or paths.data_dir()).resolve()
+    if table not in table_names(data):
+        raise KeyError(f"no table '{table}' in {data / paths.DATAPACKAGE}; have {table_names(data)}")
+    stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in sorted(data.glob("*")))
+    _validate_cached(data, stamp)
+    inputs.note(data / paths.DATAPACKAGE)
+    return _load_cached(table, data, stamp).copy()
+
+
+@cache
+def _validate_cached(data: Path, stamp: tuple) -> None:
+    """Validate once per content stamp (names, sizes, modification times) of the data folder."""
+    validate(data)
+
+
+#: Separator between the items of a ``source`` cell: "key: location ; key: location".
+SOURCE_SEPARATOR = " ; "
+
+
+def source_keys(cell: str) -> list[str]:
+    """The bibliography keys cited in one ``source`` cell, in order, without repeats.
+
+    >>> source_keys("brown2020language: §2.1 Table 2.1 ; openai2022chatgpt: blog post")
+    ['brown2020language', 'openai2022chatgpt']
+    """
+    keys = [item.split(":", 1)[0].strip() for item in str(cell).split(SOURCE_SEPARATOR)]
+    return list(dict.fromkeys(k for k in keys if k))
+
+
+def describe(table: str, data: Path | None = None) -> pd.DataFrame:
+    """The columns of one table as documentation: name, type, unit, rules, meaning.
+
+    Generated from ``datapackage.json`` so the appendix can never disagree with the schema.
+    """
+    data = data or paths.data_dir()
+    rows = []
+    for field in schema(table, data)["fields"]:
+        constraints = field.get("constraints", {})
+        rules = []
+        if constraints.get("required"):
+            rules.append("required")
+        if constraints.get("unique"):
+            rules.append("unique")
+        if "enum" in constraints:
+            rules.append("one of: " + ", ".join(constraints["enum"]))
+        for bound in ("minimum", "maximum"):
+            if bound in constraints:
+                rules.append(f"{bound} {constraints[bound]}")
+        if "pattern" in constraints:
+            rules.append(f"matches `{constraints['pattern']}`")
+        rows.append(
+            {
+                "column": field["name"],
+                "type": field.get("type", "string"),
+                "unit": field.get("unit", ""),
+                "rules": "; ".join(rules),
+                "meaning": field.get("description", ""),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def foreign_keys(table: str, data: Path | None = None) -> list[tuple[str, str, str]]:
+    """(column, referenced table, referenced column) for each foreign key of ``table``."""
+    keys = []
+    for fk in schema(table, data).get("foreignKeys", []):
+        target = fk["reference"]["resource"] or table
+        for col, ref in zip(fk["fields"], fk["reference"]["fields"], strict=True):
+            keys.append((col, target, ref))
+    return keys
+
+
+def cite_sources(frame: pd.DataFrame, column: str = "source") -> str:
+    """A MyST paragraph citing every bibliography key used in ``frame[column]``, sorted."""
+    keys = sorted({key for cell in frame[column].dropna() for key in source_keys(cell)})
+    if not keys:
+        return "No sources."
+    return " ".join(f"{{cite:t}}`{key}`;" for key in keys).rstrip(";") + "."

@@ -1,0 +1,151 @@
+"""Views of the model catalog: counts, reader-facing tables and the release timeline.
+
+Functions here take the DataFrame returned by ``llmbook.catalog.load("models")`` and never read
+files themselves.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from llmbook import style
+
+#: Language groups for colouring, in legend order: (label, test on the ``languages`` cell).
+LANGUAGE_GROUPS = (
+    ("Chinese among main languages", lambda langs: "zh" in langs),
+    ("many languages", lambda langs: "mul" in langs),
+    ("English only", lambda langs: langs == ["en"]),
+    ("other / not stated", lambda langs: True),
+)
+
+BILLION = 1e9
+TUNED_STAGES = ("instruction-tuned", "chat")
+
+
+def language_list(cell) -> list[str]:
+    """The ISO 639-1 codes of a ``languages`` cell (empty list for a missing cell)."""
+    if cell is None or pd.isna(cell):
+        return []
+    return [code for code in str(cell).split(";") if code]
+
+
+def language_group(cell) -> str:
+    """The colour group of a ``languages`` cell (see LANGUAGE_GROUPS)."""
+    langs = language_list(cell)
+    return next(label for label, test in LANGUAGE_GROUPS if test(langs))
+
+
+def _name_with_size(row) -> str:
+    if pd.isna(row["params"]):
+        return f"{row['model']} (size not published)"
+    return f"{row['model']} ({row['params'] / BILLION:g}B)"
+
+
+def summarize(models: pd.DataFrame) -> dict[str, object]:
+    """Headline counts and names for the prose, all computed from the catalog."""
+    open_ = models[models["open_weights"].fillna(False)]
+    zh = models["languages"].map(lambda c: "zh" in language_list(c))
+    open_zh = open_[zh[open_.index]]
+    drawable = models["params"].notna() & models["released"].notna()
+    undrawn = models.loc[~drawable, "model"].tolist()
+
+    def largest(frame: pd.DataFrame) -> str:
+        frame = frame[frame["params"].notna()]
+        if frame.empty:
+            return "none"
+        return _name_with_size(frame.loc[frame["params"].idxmax()])
+
+    return {
+        "n_models": len(models),
+        "n_pretrained": int((models["stage"] == "pretrained").sum()),
+        "n_tuned": int(models["stage"].isin(TUNED_STAGES).sum()),
+        "n_open": len(open_),
+        "n_zh": int(zh.sum()),
+        "largest_open": largest(open_),
+        "largest_open_zh": largest(open_zh),
+        "n_undrawn": len(undrawn),
+        "undrawn": ", ".join(undrawn) if undrawn else "none",
+    }
+
+
+def display_table(models: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """The reader-facing columns for ``stage`` = "pretrained" or "tuned", in billions."""
+    if stage == "pretrained":
+        rows = models[models["stage"] == "pretrained"]
+    elif stage == "tuned":
+        rows = models[models["stage"].isin(TUNED_STAGES)]
+    else:
+        raise ValueError(f"stage must be 'pretrained' or 'tuned', got {stage!r}")
+    table = pd.DataFrame(
+        {
+            "model": rows["model"],
+            "organization": rows["organization"].str.replace(";", ", "),
+            "released": rows["released"].dt.strftime("%Y-%m"),
+            "languages": rows["languages"].str.replace(";", ", "),
+            "params (B)": rows["params"].astype("Float64") / BILLION,
+        }
+    )
+    if stage == "pretrained":
+        table["train tokens (B)"] = rows["train_tokens"].astype("Float64") / BILLION
+        table["architecture"] = rows["architecture"]
+    else:
+        table["base model"] = rows["base_model"]
+        table["stage"] = rows["stage"]
+    table["open weights"] = rows["open_weights"].map({True: "yes", False: "no"})
+    table["source"] = rows["source"]
+    table["notes"] = rows["notes"]
+    return table.sort_values("released", na_position="last").reset_index(drop=True)
+
+
+def missing_facts(models: pd.DataFrame) -> pd.DataFrame:
+    """Per stage: rows, and how many leave params / train_tokens / released empty."""
+    grouped = models.groupby("stage", sort=True)
+    return pd.DataFrame(
+        {
+            "models": grouped.size(),
+            "no published size": grouped["params"].apply(lambda s: int(s.isna().sum())),
+            "no published training tokens": grouped["train_tokens"].apply(
+                lambda s: int(s.isna().sum())
+            ),
+            "no release month": grouped["released"].apply(lambda s: int(s.isna().sum())),
+        }
+    )
+
+
+def timeline_figure(models: pd.DataFrame):
+    """Release month vs parameters (log), filled = open weights, colour = language group."""
+    drawable = models[models["params"].notna() & models["released"].notna()].copy()
+    drawable["group"] = drawable["languages"].map(language_group)
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 4.6))
+    for (label, _), colour in zip(LANGUAGE_GROUPS, style.PALETTE, strict=False):
+        for is_open in (True, False):
+            rows = drawable[(drawable["group"] == label) & (drawable["open_weights"] == is_open)]
+            if rows.empty:
+                continue
+            ax.scatter(
+                rows["released"],
+                rows["params"].astype(float),
+                s=42,
+                marker="o",
+                facecolors=colour if is_open else "white",
+                edgecolors=colour,
+                linewidths=1.5,
+                label=f"{label}, {'open' if is_open else 'closed'}",
+                zorder=3,
+            )
+    for _, row in drawable.iterrows():
+        ax.annotate(
+            row["model"],
+            (row["released"], float(row["params"])),
+            xytext=(4, 3),
+            textcoords="offset points",
+            fontsize=6.5,
+            color="#333333",
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("release (month)")
+    ax.set_ylabel("parameters")
+    ax.legend(fontsize=7, loc="upper left", ncols=2)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,89 @@
+"""The house figure style: one call, :func:`use`, before a chapter draws anything.
+
+Chinese labels need a font with CJK glyphs. The book takes Noto Sans CJK SC from the pinned
+``mplfonts`` wheel (no root, no download) and registers it as a per-glyph fallback behind
+DejaVu Sans, so Latin text keeps matplotlib's default face and every Han character still has a
+glyph (matplotlib >= 3.6 falls back glyph by glyph through ``font.family``).
+
+Colours are the Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"), chosen to stay
+distinguishable under the common forms of colour blindness.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import matplotlib as mpl
+from matplotlib import font_manager
+
+#: Noto Sans CJK SC (SIL Open Font License), shipped inside the mplfonts wheel.
+CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
+CJK_FONT_NAME = "Noto Sans CJK SC"
+LATIN_FONT_NAME = "DejaVu Sans"
+
+#: Okabe-Ito colour-blind-safe palette, black last (it is for reference lines).
+PALETTE = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+
+#: Width of a figure that fills the book's text column, in inches (at FIGURE_DPI).
+FIGURE_WIDTH_INCHES = 7.5
+FIGURE_DPI = 110
+
+
+def cjk_font_path() -> Path:
+    """Path of the CJK font file inside the installed ``mplfonts`` package."""
+    spec = importlib.util.find_spec("mplfonts")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "the CJK font comes from the 'mplfonts' package: pip install -r requirements.txt"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / CJK_FONT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: reinstall mplfonts (pip install -r requirements.txt)")
+    return path
+
+
+def register_cjk_font() -> str:
+    """Make the CJK font known to matplotlib (idempotent); return its family name."""
+    path = cjk_font_path()
+    if not any(Path(f.fname) == path for f in font_manager.fontManager.ttflist):
+        font_manager.fontManager.addfont(str(path))
+    return CJK_FONT_NAME
+
+
+def rc_params() -> dict:
+    """The house rcParams, as a dict (applied by :func:`use`)."""
+    return {
+        "font.family": [LATIN_FONT_NAME, CJK_FONT_NAME],
+        "font.size": 10,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "axes.prop_cycle": mpl.cycler(color=PALETTE),
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.unicode_minus": False,
+        "figure.figsize": (FIGURE_WIDTH_INCHES, FIGURE_WIDTH_INCHES * 0.55),
+        "figure.dpi": FIGURE_DPI,
+        "savefig.dpi": FIGURE_DPI,
+        "savefig.bbox": "tight",
+        "legend.frameon": False,
+        "svg.hashsalt": "llmbook",
+        "path.simplify": True,
+    }
+
+
+def use() -> None:
+    """Apply the house style: CJK-capable fonts, palette, sizes."""
+    register_cjk_font()
+    mpl.rcParams.update(rc_params())

@@ -1,0 +1,63 @@
+"""Tables a reader can sort and search, rendered by itables (DataTables) with no network.
+
+itables normally loads its JavaScript bundle from a CDN; the book must work offline and must not
+depend on a third party at read time. :func:`interactive` points itables at a copy of its bundle
+in the site's ``_static`` folder (copied there by :mod:`llmbook.sphinx_ext`), addressed relative
+to the page, and gives each table a fixed id so two builds produce the same HTML. Cell text is
+HTML-escaped by itables (``allow_html`` stays off), so a CSV cell can never inject markup.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from llmbook import paths
+
+#: Files of the itables package that the site serves from ``_static``.
+ITABLES_ASSETS = ("dt_bundle.js", "dt_bundle.css")
+STATIC_DIR = "_static"
+
+
+def itables_asset_paths() -> list[Path]:
+    """Paths of the itables bundle files inside the installed itables package."""
+    import itables
+
+    folder = Path(itables.__file__).parent / "html"
+    return [folder / name for name in ITABLES_ASSETS]
+
+
+def static_url(page_dir: Path | None = None, root: Path | None = None) -> str:
+    """URL of the site's ``_static`` folder relative to the page built from ``page_dir``.
+
+    The HTML builder mirrors the source tree, so a page built from ``book/part1/x.md`` lives at
+    ``book/part1/x.html`` and reaches ``_static`` through ``../../_static``.
+    """
+    page_dir = (page_dir or Path.cwd()).resolve()
+    root = (root or paths.project_root(page_dir)).resolve()
+    return Path(os.path.relpath(root, page_dir), STATIC_DIR).as_posix()
+
+
+def interactive(frame: pd.DataFrame, table_id: str, **options):
+    """An IPython HTML object showing ``frame`` as a sortable, searchable table.
+
+    ``table_id`` must be unique on the page (it becomes the HTML id). Extra keyword arguments
+    go to ``itables.to_html_datatable`` (for example ``pageLength`` or ``column_filters``).
+    """
+    from IPython.display import HTML
+    from itables import to_html_datatable
+
+    if not table_id.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"table_id must be letters, digits, '-' or '_', got {table_id!r}")
+    html = to_html_datatable(
+        frame,
+        table_id=table_id,
+        connected=True,
+        dt_url=f"{static_url()}/dt_bundle.js",
+        display_logo_when_loading=False,
+        showIndex=False,
+        **options,
+    )
+    return HTML(html)
