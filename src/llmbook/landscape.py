@@ -95,7 +95,23 @@ def display_table(models: pd.DataFrame, stage: str) -> pd.DataFrame:
     table["open weights"] = rows["open_weights"].map({True: "yes", False: "no"})
     table["source"] = rows["source"]
     table["notes"] = rows["notes"]
-    return table.sort_values("released", na_position="last").reset_index(drop=True)
+    table = table.sort_values("released", na_position="last").reset_index(drop=True)
+    return for_display(table)
+
+
+def for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Cells as text for a reader: numbers in ``%g`` form, a missing value as an empty cell.
+
+    Interactive tables would otherwise print ``<NA>`` or ``NaN``; DataTables still sorts the
+    number columns numerically, as it treats empty cells as compatible with numbers.
+    """
+    out = pd.DataFrame(index=table.index)
+    for name, column in table.items():
+        if pd.api.types.is_numeric_dtype(column):
+            out[name] = [("" if pd.isna(v) else f"{float(v):g}") for v in column]
+        else:
+            out[name] = ["" if pd.isna(v) else str(v) for v in column]
+    return out
 
 
 def missing_facts(models: pd.DataFrame) -> pd.DataFrame:
@@ -113,39 +129,59 @@ def missing_facts(models: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: Marker for each state of ``open_weights``: (legend label, marker, filled).
+WEIGHTS_MARKERS = (
+    (True, "open weights", "o", True),
+    (False, "closed", "o", False),
+    (None, "not stated", "D", False),
+)
+
+
+def _weights_state(value) -> bool | None:
+    return None if value is None or pd.isna(value) else bool(value)
+
+
 def timeline_figure(models: pd.DataFrame):
-    """Release month vs parameters (log), filled = open weights, colour = language group."""
+    """Release month vs parameters (log): colour = language group, marker = weights openness."""
+    from matplotlib.lines import Line2D
+
     drawable = models[models["params"].notna() & models["released"].notna()].copy()
+    drawable = drawable.sort_values(["released", "params"]).reset_index(drop=True)
     drawable["group"] = drawable["languages"].map(language_group)
-    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 4.6))
-    for (label, _), colour in zip(LANGUAGE_GROUPS, style.PALETTE, strict=False):
-        for is_open in (True, False):
-            rows = drawable[(drawable["group"] == label) & (drawable["open_weights"] == is_open)]
-            if rows.empty:
-                continue
-            ax.scatter(
-                rows["released"],
-                rows["params"].astype(float),
-                s=42,
-                marker="o",
-                facecolors=colour if is_open else "white",
-                edgecolors=colour,
-                linewidths=1.5,
-                label=f"{label}, {'open' if is_open else 'closed'}",
-                zorder=3,
-            )
-    for _, row in drawable.iterrows():
-        ax.annotate(
-            row["model"],
-            (row["released"], float(row["params"])),
-            xytext=(4, 3),
-            textcoords="offset points",
-            fontsize=6.5,
-            color="#333333",
+    drawable["weights"] = [_weights_state(v) for v in drawable["open_weights"].astype(object)]
+    colours = {label: colour for (label, _), colour in zip(LANGUAGE_GROUPS, style.PALETTE)}
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 5.2))
+    for state, _, marker, filled in WEIGHTS_MARKERS:
+        rows = drawable[drawable["weights"].map(lambda v, s=state: v is s)]
+        if rows.empty:
+            continue
+        edge = rows["group"].map(colours)
+        ax.scatter(
+            rows["released"], rows["params"].astype(float), s=40, marker=marker,
+            facecolors=edge if filled else "white", edgecolors=edge, linewidths=1.5, zorder=3,
         )
     ax.set_yscale("log")
     ax.set_xlabel("release (month)")
     ax.set_ylabel("parameters")
-    ax.legend(fontsize=7, loc="upper left", ncols=2)
-    fig.tight_layout()
+    ax.margins(x=0.08, y=0.12)
+    fig.canvas.draw()
+    style.label_points(
+        ax, drawable["released"].tolist(), drawable["params"].astype(float).tolist(),
+        drawable["model"].tolist(),
+    )
+    used_groups = [label for label, _ in LANGUAGE_GROUPS if (drawable["group"] == label).any()]
+    colour_handles = [
+        Line2D([], [], ls="", marker="o", color=colours[g], label=g) for g in used_groups
+    ]
+    marker_handles = [
+        Line2D([], [], ls="", marker=m, markerfacecolor="#555555" if f else "white",
+               markeredgecolor="#555555", label=label)
+        for state, label, m, f in WEIGHTS_MARKERS
+        if drawable["weights"].map(lambda v, s=state: v is s).any()
+    ]
+    fig.legend(
+        handles=colour_handles + marker_handles, loc="lower center", ncols=4, fontsize=7.5,
+        bbox_to_anchor=(0.5, -0.01),
+    )
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

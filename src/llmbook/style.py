@@ -83,6 +83,60 @@ def rc_params() -> dict:
     }
 
 
+#: Offsets (points) tried, in order, when placing a point's label: right, left, above, below...
+LABEL_OFFSETS = ((5, 2), (5, -9), (-5, 2), (-5, -9), (0, 7), (0, -12), (9, 9), (-9, -14))
+
+
+def label_points(ax, xs, ys, labels, fontsize: float = 6.5) -> None:
+    """Label scatter points, moving each label to the first offset where it overlaps nothing.
+
+    A greedy search over LABEL_OFFSETS in display space: each label is placed where its box
+    overlaps no label placed before it and no other point's marker; if every offset collides,
+    the one with the least overlap is kept. Deterministic for the same input order.
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    xs = [ax.xaxis.convert_units(x) for x in xs]  # dates and categories to axis numbers
+    ys = [ax.yaxis.convert_units(y) for y in ys]
+    points = ax.transData.transform(list(zip(xs, ys, strict=True)))
+    marker_radius = 4.0
+    placed = []  # boxes as (x0, y0, x1, y1) in display pixels
+
+    def overlap(box) -> float:
+        total = 0.0
+        for other in placed:
+            w = min(box[2], other[2]) - max(box[0], other[0])
+            h = min(box[3], other[3]) - max(box[1], other[1])
+            if w > 0 and h > 0:
+                total += w * h
+        for px, py in points:
+            w = min(box[2], px + marker_radius) - max(box[0], px - marker_radius)
+            h = min(box[3], py + marker_radius) - max(box[1], py - marker_radius)
+            if w > 0 and h > 0:
+                total += w * h
+        return total
+
+    for x, y, label in zip(xs, ys, labels, strict=True):
+        best = None
+        for dx, dy in LABEL_OFFSETS:
+            text = ax.annotate(
+                label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                color="#333333", ha="left" if dx >= 0 else "right",
+            )
+            extent = text.get_window_extent(renderer)
+            box = (extent.x0, extent.y0, extent.x1, extent.y1)
+            cost = overlap(box)
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, text, box)
+            else:
+                text.remove()
+            if cost == 0:
+                break
+        placed.append(best[2])
+
+
 def use() -> None:
     """Apply the house style: CJK-capable fonts, palette, sizes."""
     register_cjk_font()

@@ -19,6 +19,7 @@ from llmbook import paths
 #: Files of the itables package that the site serves from ``_static``.
 ITABLES_ASSETS = ("dt_bundle.js", "dt_bundle.css")
 STATIC_DIR = "_static"
+TABLE_ID_PREFIX = "table-"
 
 
 def itables_asset_paths() -> list[Path]:
@@ -43,7 +44,9 @@ def static_url(page_dir: Path | None = None, root: Path | None = None) -> str:
 def interactive(frame: pd.DataFrame, table_id: str, **options):
     """An IPython HTML object showing ``frame`` as a sortable, searchable table.
 
-    ``table_id`` must be unique on the page (it becomes the HTML id). Extra keyword arguments
+    ``table_id`` must be unique on the page; the HTML id is ``table-<table_id>``, prefixed so it
+    cannot collide with the ids Sphinx gives headings (a section "Base models" gets
+    ``base-models``). Extra keyword arguments
     go to ``itables.to_html_datatable`` (for example ``pageLength`` or ``column_filters``).
     """
     from IPython.display import HTML
@@ -53,7 +56,7 @@ def interactive(frame: pd.DataFrame, table_id: str, **options):
         raise ValueError(f"table_id must be letters, digits, '-' or '_', got {table_id!r}")
     html = to_html_datatable(
         frame,
-        table_id=table_id,
+        table_id=f"{TABLE_ID_PREFIX}{table_id}",
         connected=True,
         dt_url=f"{static_url()}/dt_bundle.js",
         display_logo_when_loading=False,
