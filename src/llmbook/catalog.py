@@ -54,6 +54,13 @@ class DataError(ValueError):
         )
 
 
+def _note_package(data: Path) -> None:
+    """Record the descriptor and every table as inputs: validity depends on all of them."""
+    inputs.note(data / paths.DATAPACKAGE)
+    for resource in _descriptor(data)["resources"]:
+        inputs.note(data / resource["path"])
+
+
 def _descriptor(data: Path) -> dict:
     return json.loads((data / paths.DATAPACKAGE).read_text(encoding="utf-8"))
 
@@ -79,9 +86,7 @@ def validate(data: Path | None = None) -> None:
 
     data = data or paths.data_dir()
     descriptor = data / paths.DATAPACKAGE
-    inputs.note(descriptor)
-    for resource in _descriptor(data)["resources"]:
-        inputs.note(data / resource["path"])
+    _note_package(data)
     with system.use_context(trusted=False):
         package = Package(str(descriptor), basepath=str(data))
         report = package.validate()
@@ -105,7 +110,9 @@ def _problem(file: str, error) -> Problem:
         column = match.group(1) if match else None
     cell = getattr(error, "cell", None)
     value = f" (cell {cell!r})" if cell not in (None, "") else ""
-    return Problem(file, getattr(error, "row_number", None), column, f"{error.title}{value}: {note}")
+    return Problem(
+        file, getattr(error, "row_number", None), column, f"{error.title}{value}: {note}"
+    )
 
 
 def _convert(frame: pd.DataFrame, fields: list[dict]) -> pd.DataFrame:
@@ -121,7 +128,9 @@ def _convert(frame: pd.DataFrame, fields: list[dict]) -> pd.DataFrame:
         elif kind == "boolean":
             out[name] = column.map({"true": True, "false": False}).astype("boolean")
         elif kind in ("yearmonth", "date"):
-            out[name] = pd.to_datetime(column, format="%Y-%m" if kind == "yearmonth" else "%Y-%m-%d")
+            out[name] = pd.to_datetime(
+                column, format="%Y-%m" if kind == "yearmonth" else "%Y-%m-%d"
+            )
         else:
             out[name] = column.astype("string")
     return out
@@ -145,10 +154,12 @@ def load(table: str, data: Path | None = None) -> pd.DataFrame:
     """
     data = (data or paths.data_dir()).resolve()
     if table not in table_names(data):
-        raise KeyError(f"no table '{table}' in {data / paths.DATAPACKAGE}; have {table_names(data)}")
+        raise KeyError(
+            f"no table '{table}' in {data / paths.DATAPACKAGE}; have {table_names(data)}"
+        )
     stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in sorted(data.glob("*")))
     _validate_cached(data, stamp)
-    inputs.note(data / paths.DATAPACKAGE)
+    _note_package(data)
     return _load_cached(table, data, stamp).copy()
 
 

@@ -149,7 +149,9 @@ def timeline_figure(models: pd.DataFrame):
     drawable = drawable.sort_values(["released", "params"]).reset_index(drop=True)
     drawable["group"] = drawable["languages"].map(language_group)
     drawable["weights"] = [_weights_state(v) for v in drawable["open_weights"].astype(object)]
-    colours = {label: colour for (label, _), colour in zip(LANGUAGE_GROUPS, style.PALETTE)}
+    colours = {
+        label: colour for (label, _), colour in zip(LANGUAGE_GROUPS, style.PALETTE, strict=False)
+    }
     fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 5.2))
     for state, _, marker, filled in WEIGHTS_MARKERS:
         rows = drawable[drawable["weights"].map(lambda v, s=state: v is s)]
@@ -157,8 +159,14 @@ def timeline_figure(models: pd.DataFrame):
             continue
         edge = rows["group"].map(colours)
         ax.scatter(
-            rows["released"], rows["params"].astype(float), s=40, marker=marker,
-            facecolors=edge if filled else "white", edgecolors=edge, linewidths=1.5, zorder=3,
+            rows["released"],
+            rows["params"].astype(float),
+            s=40,
+            marker=marker,
+            facecolors=edge if filled else "white",
+            edgecolors=edge,
+            linewidths=1.5,
+            zorder=3,
         )
     ax.set_yscale("log")
     ax.set_xlabel("release (month)")
@@ -166,7 +174,9 @@ def timeline_figure(models: pd.DataFrame):
     ax.margins(x=0.08, y=0.12)
     fig.canvas.draw()
     style.label_points(
-        ax, drawable["released"].tolist(), drawable["params"].astype(float).tolist(),
+        ax,
+        drawable["released"].tolist(),
+        drawable["params"].astype(float).tolist(),
         drawable["model"].tolist(),
     )
     used_groups = [label for label, _ in LANGUAGE_GROUPS if (drawable["group"] == label).any()]
@@ -174,13 +184,23 @@ def timeline_figure(models: pd.DataFrame):
         Line2D([], [], ls="", marker="o", color=colours[g], label=g) for g in used_groups
     ]
     marker_handles = [
-        Line2D([], [], ls="", marker=m, markerfacecolor="#555555" if f else "white",
-               markeredgecolor="#555555", label=label)
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker=m,
+            markerfacecolor="#555555" if f else "white",
+            markeredgecolor="#555555",
+            label=label,
+        )
         for state, label, m, f in WEIGHTS_MARKERS
         if drawable["weights"].map(lambda v, s=state: v is s).any()
     ]
     fig.legend(
-        handles=colour_handles + marker_handles, loc="lower center", ncols=4, fontsize=7.5,
+        handles=colour_handles + marker_handles,
+        loc="lower center",
+        ncols=4,
+        fontsize=7.5,
         bbox_to_anchor=(0.5, -0.01),
     )
     fig.tight_layout(rect=(0, 0.07, 1, 1))

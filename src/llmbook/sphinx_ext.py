@@ -83,7 +83,11 @@ class _State:
 
     def save(self) -> None:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        payload = {"version": STATE_VERSION, "validated_data": self.validated_data, "docs": self.docs}
+        payload = {
+            "version": STATE_VERSION,
+            "validated_data": self.validated_data,
+            "docs": self.docs,
+        }
         self.path.write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
 
     def log_file(self, docname: str) -> Path:

@@ -48,7 +48,9 @@ def cjk_font_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / CJK_FONT_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: reinstall mplfonts (pip install -r requirements.txt)")
+        raise FileNotFoundError(
+            f"{path} is missing: reinstall mplfonts (pip install -r requirements.txt)"
+        )
     return path
 
 
@@ -120,8 +122,13 @@ def label_points(ax, xs, ys, labels, fontsize: float = 6.5) -> None:
         best = None
         for dx, dy in LABEL_OFFSETS:
             text = ax.annotate(
-                label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
-                color="#333333", ha="left" if dx >= 0 else "right",
+                label,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                fontsize=fontsize,
+                color="#333333",
+                ha="left" if dx >= 0 else "right",
             )
             extent = text.get_window_extent(renderer)
             box = (extent.x0, extent.y0, extent.x1, extent.y1)
