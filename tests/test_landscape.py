@@ -38,6 +38,8 @@ def test_summarize_counts(models):
     assert facts["n_tuned"] == 1
     assert facts["n_open"] == 2  # A and C; D's openness is unknown, not "closed" or "open"
     assert facts["n_zh"] == 2
+    assert facts["n_open_zh"] == 2
+    assert facts["size_span_orders"] == "1.0"  # drawn: 7B and 70B
     assert facts["largest_open"] == "A 7B (7B)"
     assert facts["largest_open_zh"] == "A 7B (7B)"
     assert facts["n_undrawn"] == 2  # C has no size, D no release month

@@ -7,6 +7,7 @@ files themselves.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from llmbook import style
@@ -56,16 +57,20 @@ def summarize(models: pd.DataFrame) -> dict[str, object]:
             return "none"
         return _name_with_size(frame.loc[frame["params"].idxmax()])
 
+    sizes = models.loc[drawable, "params"].astype(float)
+    span = float(np.log10(sizes.max() / sizes.min())) if len(sizes) > 1 else 0.0
     return {
         "n_models": len(models),
         "n_pretrained": int((models["stage"] == "pretrained").sum()),
         "n_tuned": int(models["stage"].isin(TUNED_STAGES).sum()),
         "n_open": len(open_),
         "n_zh": int(zh.sum()),
+        "n_open_zh": len(open_zh),
         "largest_open": largest(open_),
         "largest_open_zh": largest(open_zh),
         "n_undrawn": len(undrawn),
         "undrawn": ", ".join(undrawn) if undrawn else "none",
+        "size_span_orders": f"{span:.1f}",
     }
 
 
