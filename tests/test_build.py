@@ -172,12 +172,24 @@ def test_a_raising_cell_fails_the_build_with_its_traceback(tmp_path):
     assert "ZeroDivisionError" in result.stdout + result.stderr
 
 
-def test_a_bad_csv_cell_stops_the_build_before_any_notebook_runs(tmp_path):
+#: One broken cell per kind of bad input: (file, row, column, value, what the message names).
+BAD_CELLS = {
+    "non-numeric params": ("models.csv", 4, "params", "175 billion"),
+    "bad date": ("models.csv", 5, "released", "2021-13"),
+    "duplicate key": ("models.csv", 6, "model", "GPT-3 175B"),
+    "unknown foreign key": ("models.csv", 7, "base_model", "No Such Model"),
+    "missing source": ("models.csv", 8, "source", ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CELLS))
+def test_a_bad_cell_stops_the_build_before_any_notebook_runs(tmp_path, case):
+    file, row, column, value = BAD_CELLS[case]
     book = copy_book(tmp_path / "book")
-    edit_cell(book / "data" / "models.csv", 4, "params", "175 billion")
+    edit_cell(book / "data" / file, row, column, value)
     result = jb_build(book)
     log = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "data/models.csv, row 4, column 'params'" in log
+    assert f"data/{file}, row {row}, column '{column}'" in log, log[-2000:]
     assert executed(log) == set()
     assert not (book / "_build" / "html" / "index.html").exists()

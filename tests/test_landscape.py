@@ -16,6 +16,7 @@ def models() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "model": ["A 7B", "B 70B", "C chat", "D"],
+            "family": ["A", "B", "A", "D"],
             "organization": ["X;Y", "Z", "X", "W"],
             "released": pd.to_datetime(["2023-01-01", "2022-06-01", "2023-03-01", None]),
             "languages": pd.array(["zh;en", "en", "zh;en", None], dtype="string"),
@@ -84,3 +85,11 @@ def test_timeline_draws_only_points_with_size_and_date(models):
     assert offsets == 2
     assert ax.get_yscale() == "log"
     assert sorted(t.get_text() for t in ax.texts) == ["A 7B", "B 70B"]
+
+
+def test_label_mask_names_the_largest_of_each_family(models):
+    extra = models.copy()
+    extra.loc[len(extra)] = extra.loc[0]
+    extra.loc[len(extra) - 1, ["model", "params"]] = ["A 1B", 1_000_000_000]
+    mask = landscape.label_mask(extra)
+    assert sorted(extra.loc[mask, "model"]) == ["A 7B", "B 70B", "D"]

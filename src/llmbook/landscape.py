@@ -146,6 +146,19 @@ def _weights_state(value) -> bool | None:
     return None if value is None or pd.isna(value) else bool(value)
 
 
+def label_mask(models: pd.DataFrame) -> pd.Series:
+    """Which points get a name: the largest model of each family, so a crowded plot stays legible.
+
+    The tables name every model; the figure names one per family (ties broken by the later
+    release), which is enough to find the rest by family in the tables.
+    """
+    ranked = models.assign(_p=models["params"].astype(float)).sort_values(
+        ["family", "_p", "released"], ascending=[True, False, False]
+    )
+    keep = ranked.drop_duplicates("family").index
+    return models.index.isin(keep)
+
+
 def timeline_figure(models: pd.DataFrame):
     """Release month vs parameters (log): colour = language group, marker = weights openness."""
     from matplotlib.lines import Line2D
@@ -157,7 +170,7 @@ def timeline_figure(models: pd.DataFrame):
     colours = {
         label: colour for (label, _), colour in zip(LANGUAGE_GROUPS, style.PALETTE, strict=False)
     }
-    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 5.2))
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 6.0))
     for state, _, marker, filled in WEIGHTS_MARKERS:
         rows = drawable[drawable["weights"].map(lambda v, s=state: v is s)]
         if rows.empty:
@@ -178,11 +191,12 @@ def timeline_figure(models: pd.DataFrame):
     ax.set_ylabel("parameters")
     ax.margins(x=0.08, y=0.12)
     fig.canvas.draw()
+    labelled = drawable[label_mask(drawable)]
     style.label_points(
         ax,
-        drawable["released"].tolist(),
-        drawable["params"].astype(float).tolist(),
-        drawable["model"].tolist(),
+        labelled["released"].tolist(),
+        labelled["params"].astype(float).tolist(),
+        labelled["model"].tolist(),
     )
     used_groups = [label for label, _ in LANGUAGE_GROUPS if (drawable["group"] == label).any()]
     colour_handles = [

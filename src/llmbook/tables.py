@@ -64,3 +64,28 @@ def interactive(frame: pd.DataFrame, table_id: str, **options):
         **options,
     )
     return HTML(html)
+
+
+def static(frame: pd.DataFrame, row_ids: list[str] | None = None, caption: str | None = None):
+    """An IPython HTML object: a plain table whose rows can be linked to (``#<row id>``).
+
+    Every cell is HTML-escaped; ``row_ids`` (one per row) become the rows' ``id`` attributes,
+    so another page can link to a single row. Missing values are shown as empty cells.
+    """
+    from html import escape
+
+    from IPython.display import HTML
+
+    if row_ids is not None and len(row_ids) != len(frame):
+        raise ValueError(f"row_ids has {len(row_ids)} ids for {len(frame)} rows")
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for i, (_, row) in enumerate(frame.iterrows()):
+        cells = "".join(f"<td>{'' if pd.isna(v) else escape(str(v))}</td>" for v in row)
+        rid = f' id="{escape(row_ids[i], quote=True)}"' if row_ids is not None else ""
+        rows.append(f"<tr{rid}>{cells}</tr>")
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return HTML(
+        f'<table class="table llmbook-static">{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
