@@ -129,3 +129,42 @@ def test_bibliography_entries_have_the_fields_their_type_needs(root):
             if field not in entry.fields:
                 missing.append(f"{key} ({entry.type}): {field}")
     assert missing == []
+
+
+#: Open models that matter for a Chinese chat model after the article (issue: the data package).
+LATER_OPEN_MODELS = [
+    "Llama-2-7B", "Llama-2-70B", "Meta-Llama-3-8B", "Llama-3.1-405B", "Qwen-7B", "Qwen1.5-7B",
+    "Qwen2-7B", "Qwen2.5-7B", "Baichuan-7B", "Baichuan2-7B-Base", "ChatGLM-6B", "ChatGLM2-6B",
+    "ChatGLM3-6B", "GLM-4-9B", "InternLM-7B", "InternLM2-7B", "Yi-6B", "DeepSeek-LLM-7B-Base",
+    "DeepSeek-V2", "DeepSeek-V3", "Mistral-7B", "Mixtral-8x7B",
+]  # fmt: skip
+
+
+def test_later_open_models_are_present_and_open(models):
+    missing = [m for m in LATER_OPEN_MODELS if m not in models.index]
+    assert missing == []
+    assert models.loc[LATER_OPEN_MODELS, "open_weights"].all()
+
+
+def test_catalog_sizes(root):
+    data = root / "data"
+    assert len(catalog.load("models", data)) >= 55
+    assert len(catalog.load("claims", data)) >= 25
+    opt = catalog.load("architectures", data)["model"].str.startswith("OPT-").sum()
+    assert opt == 9  # the whole OPT suite, 125M to 175B
+
+
+def test_every_source_item_names_a_key_and_a_location(root):
+    bad = []
+    for table in catalog.table_names(root / "data"):
+        for cell in catalog.load(table, root / "data")["source"]:
+            for item in cell.split(catalog.SOURCE_SEPARATOR):
+                if not re.fullmatch(r"[a-z0-9_-]+: \S.*", item.strip()):
+                    bad.append(f"{table}: {item!r}")
+    assert bad == []
+
+
+def test_runs_with_a_setup_say_who_reported_it(root):
+    runs = catalog.load("training_runs", root / "data")
+    has_setup = runs[["chip_count", "days", "chip_hours"]].notna().any(axis=1)
+    assert (runs["setup_basis"].notna() == has_setup).all()
