@@ -1,24 +1,126 @@
-"""The llmbook command line: validate and list, with a non-zero exit on bad data."""
+"""The llmbook command line: its JSON contract; every bad input exits 2 without a traceback."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
 
 from llmbook import cli
 
 from conftest import edit_cell
 
 
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys, *argv: str) -> dict:
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_budget_params_tokens(capsys):
+    result = run_json(capsys, "budget", "--params", "175e9", "--tokens", "300e9")
+    assert result["flops"] == pytest.approx(3.15e23)
+
+
+def test_budget_model_and_chip_case_insensitive(capsys):
+    result = run_json(
+        capsys, "budget", "--model", "llama-65b", "--chip", "a100 80gb", "--chips", "2048",
+        "--mfu", "0.476",
+    )  # fmt: skip
+    assert result["model"] == "LLaMA-65B" and result["chip"] == "A100 80GB"
+    assert {"flops", "seconds", "days", "chip_hours"} <= set(result)
+    assert result["days"] == pytest.approx(21, rel=0.03)
+
+
+def test_memory_weights_and_kv_cache(capsys):
+    result = run_json(capsys, "memory", "--params", "7e9", "--precision", "int4")
+    assert result["weight_bytes"] == 3.5e9
+    result = run_json(
+        capsys, "memory", "--model", "Meta-Llama-3-8B", "--precision", "bf16", "--context",
+        "1000", "--batch", "2",
+    )  # fmt: skip
+    assert result["kv_cache_bytes"] == 2 * 1000 * 128 * 1024
+
+
+def test_peft_lora_contract(capsys):
+    result = run_json(
+        capsys, "peft", "lora", "--model", "GPT-3 175B", "--rank", "1", "--targets", "q,v"
+    )
+    assert result["trainable_params"] == 4_718_592
+
+
+def test_optimal_contract(capsys):
+    result = run_json(capsys, "optimal", "--flops", "1.21e20", "--law", "approach1")
+    assert result["params"] == pytest.approx(1e9, rel=0.02)
+    assert result["tokens"] == pytest.approx(20.2e9, rel=0.02)
+    assert {"params", "tokens"} <= set(run_json(capsys, "optimal", "--flops", "1e22"))
+
+
+def test_readable_table_without_json(capsys):
+    code, out, _ = run(capsys, "budget", "--params", "1e9", "--tokens", "2e10")
+    assert code == 0 and "flops" in out and "1.2e+20" in out
+
+
+BAD = {
+    "unknown model": (["budget", "--model", "gpt3"], "nearest: "),
+    "unknown chip": (["budget", "--params", "1", "--tokens", "1", "--chip", "a1000"], "nearest"),
+    "negative params": (["budget", "--params", "-5", "--tokens", "1e9"], "positive"),
+    "zero tokens": (["budget", "--params", "1e9", "--tokens", "0"], "positive"),
+    "not a number": (["memory", "--params", "seven", "--precision", "bf16"], "number"),
+    "mfu above one": (["budget", "--params", "1e9", "--tokens", "1e9", "--chip", "H100 SXM",
+                       "--mfu", "1.5"], "(0, 1]"),
+    "mfu zero": (["budget", "--params", "1e9", "--tokens", "1e9", "--mfu", "0"], "positive"),
+    "unknown precision": (["memory", "--params", "1e9", "--precision", "fp5"], "unknown weight"),
+    "unknown lora target": (["peft", "lora", "--model", "LLaMA-7B", "--targets", "qkv"], "target"),
+    "fractional rank": (["peft", "lora", "--model", "LLaMA-7B", "--rank", "2.5"], "whole"),
+    "nothing to budget": (["budget"], "--model"),
+    "unsourced tokens": (["budget", "--model", "GPT-4"], "no params"),
+    "shape not countable": (["peft", "lora", "--model", "DeepSeek-V3"], "latent"),
+    "chip without peak": (["budget", "--params", "1", "--tokens", "1", "--chip", "H800"], "peak"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_exits_2_with_a_clear_message(capsys, case):
+    argv, expected = BAD[case]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert expected in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_console_script_prints_no_traceback(root):
+    result = subprocess.run(
+        [sys.executable, "-m", "llmbook", "budget", "--model", "no such model"],
+        capture_output=True, text=True, cwd=root,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "nearest" in result.stderr
+
+
 def test_validate_ok(root, capsys):
-    assert cli.main(["validate", "--data", str(root / "data")]) == 0
-    assert "data package valid" in capsys.readouterr().out
+    code, out, _ = run(capsys, "validate", "--data", str(root / "data"))
+    assert code == 0 and "data package valid" in out
 
 
 def test_validate_reports_the_cell_and_fails(data_copy, capsys):
     edit_cell(data_copy / "models.csv", 3, "released", "March 2021")
-    assert cli.main(["validate", "--data", str(data_copy)]) == 1
-    assert "data/models.csv, row 3, column 'released'" in capsys.readouterr().err
+    code, _, err = run(capsys, "validate", "--data", str(data_copy))
+    assert code == 1
+    assert "data/models.csv, row 3, column 'released'" in err
 
 
 def test_models_lists_a_stage(root, capsys):
-    assert cli.main(["models", "--stage", "chat", "--data", str(root / "data")]) == 0
-    out = capsys.readouterr().out
-    assert "ChatGPT" in out and "GPT-3 175B" not in out
+    code, out, _ = run(capsys, "models", "--stage", "chat", "--data", str(root / "data"))
+    assert code == 0 and "ChatGPT" in out and "GPT-3 175B" not in out

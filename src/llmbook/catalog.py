@@ -232,3 +232,27 @@ def cite_sources(frame: pd.DataFrame, column: str = "source") -> str:
     if not keys:
         return "No sources."
     return " ".join(f"{{cite:t}}`{key}`;" for key in keys).rstrip(";") + "."
+
+
+class NotFound(LookupError):
+    """A name that no row of a table carries; the message lists the nearest names."""
+
+
+def lookup(table: str, name: str, data: Path | None = None) -> pd.Series:
+    """The row of ``table`` whose key (first primary-key column) equals ``name``, ignoring case.
+
+    Raises NotFound listing the nearest existing names (difflib similarity).
+    """
+    import difflib
+
+    frame = load(table, data)
+    key = schema(table, data)["primaryKey"][0]
+    keys = frame[key].astype(str)
+    folded = keys.str.casefold()
+    hit = frame[folded == name.strip().casefold()]
+    if len(hit):
+        return hit.iloc[0]
+    close = difflib.get_close_matches(name.strip().casefold(), folded.tolist(), n=5, cutoff=0.3)
+    nearest = [keys[folded == c].iloc[0] for c in close]
+    hint = f"; nearest: {', '.join(nearest)}" if nearest else ""
+    raise NotFound(f"no {table} row named {name!r}{hint}")

@@ -1,51 +1,285 @@
-"""The ``llmbook`` command line.
+"""The ``llmbook`` command line: what does it cost? (a contract: other tools call it).
 
-llmbook validate [--data DIR]            check the data package; exit 1 with located errors
-llmbook models [--stage STAGE] [--data DIR]   list the catalog's models as a table
+    llmbook budget  --params P --tokens D [--chip NAME --chips N --mfu U] [--json]
+    llmbook budget  --model NAME [--chip NAME --chips N --mfu U] [--json]
+    llmbook memory  --params P --precision FMT [--json]
+    llmbook memory  --model NAME --precision FMT [--context T --batch B] [--json]
+    llmbook peft lora --model NAME --rank R --targets q,v [--json]
+    llmbook optimal --flops C [--law chinchilla|epoch|approach1] [--json]
+    llmbook validate [--data DIR]
+    llmbook models [--stage STAGE] [--data DIR]
+
+Models and chips are looked up in the catalog by name, ignoring case. An unknown name or an
+impossible value exits with status 2 and a one-line message (no traceback); with ``--json``
+each command prints one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 from pathlib import Path
 
-from llmbook import catalog
+import pandas as pd
+
+from llmbook import catalog, compute, memory, peft, scaling
+from llmbook.architecture import Shape, param_counts
+
+
+class UsageError(Exception):
+    """A bad name or value: reported in one line, exit status 2."""
+
+
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 7e9, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = positive_number(text)
+    if value != int(value):
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
+    return int(value)
+
+
+def utilisation(text: str) -> float:
+    value = positive_number(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], a fraction of peak, got {text!r}")
+    return value
+
+
+def _data(args) -> Path | None:
+    return getattr(args, "data", None)
+
+
+def _model_params_tokens(name: str, data: Path | None) -> tuple[str, float, float]:
+    row = catalog.lookup("models", name, data)
+    if pd.isna(row["params"]) or pd.isna(row["train_tokens"]):
+        missing = [c for c in ("params", "train_tokens") if pd.isna(row[c])]
+        raise UsageError(f"{row['model']}: the catalog has no {' or '.join(missing)} (unsourced)")
+    return row["model"], float(row["params"]), float(row["train_tokens"])
+
+
+def _shape(name: str, data: Path | None) -> tuple[str, Shape]:
+    row = catalog.lookup("architectures", name, data)
+    try:
+        return row["model"], Shape.from_row(row)
+    except (ValueError, NotImplementedError) as error:
+        raise UsageError(str(error)) from None
+
+
+def _chip_peak(name: str, data: Path | None) -> tuple[str, float, str]:
+    row = catalog.lookup("hardware", name, data)
+    for column in ("bf16_tflops_dense", "fp16_tflops_dense"):
+        if not pd.isna(row[column]):
+            return row["chip"], float(row[column]) * compute.TERA, column
+    raise UsageError(f"{row['chip']}: the catalog has no 16-bit peak throughput for this chip")
+
+
+def cmd_budget(args) -> dict:
+    if args.model:
+        model, params, tokens = _model_params_tokens(args.model, _data(args))
+    elif args.params and args.tokens:
+        model, params, tokens = None, args.params, args.tokens
+    else:
+        raise UsageError("give --model NAME, or both --params and --tokens")
+    flops = compute.training_flops(params, tokens)
+    out = {"model": model, "params": params, "tokens": tokens, "flops": flops}
+    out["pflop_s_days"] = compute.pflop_s_days(flops)
+    if args.chip:
+        chip, peak, column = _chip_peak(args.chip, _data(args))
+        secs = compute.seconds(flops, args.chips, peak, args.mfu)
+        out |= {
+            "chip": chip,
+            "chips": args.chips,
+            "mfu": args.mfu,
+            "peak_flops_per_s": peak,
+            "peak_column": column,
+            "seconds": secs,
+            "days": secs / compute.SECONDS_PER_DAY,
+            "chip_hours": compute.chip_hours(args.chips, secs),
+        }
+    return out
+
+
+def cmd_memory(args) -> dict:
+    try:
+        bits = memory.bits_per_weight(args.precision)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    out: dict = {"precision": args.precision, "bits_per_weight": bits}
+    if args.model:
+        name, shape = _shape(args.model, _data(args))
+        row = catalog.lookup("models", name, _data(args))
+        params = float(row["params"]) if not pd.isna(row["params"]) else None
+        if params is None:
+            params = float(param_counts(shape)["total"])
+            out["params_from_shape"] = True
+        out |= {"model": name, "params": params}
+        out["weight_bytes"] = memory.weight_bytes(params, args.precision)
+        context = args.context or shape.context_length
+        if context:
+            out |= {"context": int(context), "batch": args.batch}
+            out["kv_cache_bytes"] = memory.kv_cache_bytes(
+                shape, int(context), args.batch, args.kv_precision
+            )
+    elif args.params:
+        out |= {
+            "params": args.params,
+            "weight_bytes": memory.weight_bytes(args.params, args.precision),
+        }
+    else:
+        raise UsageError("give --params P or --model NAME")
+    return out
+
+
+def cmd_peft(args) -> dict:
+    name, shape = _shape(args.model, _data(args))
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    try:
+        trainable = peft.lora_params(shape, args.rank, targets)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    out = {
+        "method": "lora",
+        "model": name,
+        "rank": args.rank,
+        "targets": targets,
+        "trainable_params": trainable,
+    }
+    if shape.vocab_size:  # the total needs the embedding size
+        total = param_counts(shape)["total"]
+        out |= {"total_params_from_shape": total, "trainable_fraction": trainable / total}
+    return out
+
+
+def cmd_optimal(args) -> dict:
+    if args.law == "approach1":
+        params, tokens = scaling.approach1(args.flops)
+        source = "hoffmann2022training: Table 3 (Approach 1)"
+    else:
+        law = scaling.LAWS[args.law]
+        params, tokens = law.optimal(args.flops)
+        source = law.source
+    return {
+        "flops": args.flops,
+        "law": args.law,
+        "params": params,
+        "tokens": tokens,
+        "tokens_per_param": tokens / params,
+        "source": source,
+    }
+
+
+def cmd_validate(args) -> dict:
+    catalog.validate(args.data)
+    return {"valid": True, "tables": catalog.table_names(args.data)}
+
+
+def cmd_models(args) -> dict:
+    models = catalog.load("models", args.data)
+    if args.stage:
+        models = models[models["stage"] == args.stage]
+    columns = ["model", "organization", "released", "params", "train_tokens", "stage"]
+    shown = models[columns].assign(released=models["released"].dt.strftime("%Y-%m"))
+    return {"models": shown.astype(object).where(shown.notna(), None).to_dict("records")}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmbook", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_ in [
-        ("validate", "validate data/ against data/datapackage.json"),
-        ("models", "list the model catalog"),
-    ]:
-        sub = commands.add_parser(name, help=help_)
-        sub.add_argument("--data", type=Path, default=None, help="the data folder (default: found)")
-        if name == "models":
-            sub.add_argument(
-                "--stage", choices=["pretrained", "instruction-tuned", "chat"], default=None
-            )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--data", type=Path, default=None, help="the data folder (default: found)")
+        return p
+
+    p = command("budget", "training FLOPs (6ND) and, with a chip, time")
+    p.add_argument("--model", help="take params and train_tokens from the catalog")
+    p.add_argument("--params", type=positive_number, help="parameters N")
+    p.add_argument("--tokens", type=positive_number, help="training tokens D")
+    p.add_argument("--chip", help="a chip of hardware.csv, e.g. 'A100 80GB'")
+    p.add_argument("--chips", type=positive_int, default=1, help="number of chips (default 1)")
+    p.add_argument("--mfu", type=utilisation, default=0.4, help="utilisation in (0, 1] (0.4)")
+    p.set_defaults(run=cmd_budget)
+
+    p = command("memory", "bytes of weights (and KV cache with --model)")
+    p.add_argument("--model", help="a model of architectures.csv")
+    p.add_argument("--params", type=positive_number, help="parameters N")
+    p.add_argument(
+        "--precision", default="bf16", help="fp32, bf16, fp16, int8, int4, nf4, Q4_0 ..."
+    )
+    p.add_argument("--context", type=positive_int, help="tokens per sequence for the KV cache")
+    p.add_argument("--batch", type=positive_int, default=1, help="sequences (default 1)")
+    p.add_argument("--kv-precision", default="fp16", help="format of cached keys/values (fp16)")
+    p.set_defaults(run=cmd_memory)
+
+    p = command("peft", "trainable parameters of a PEFT method")
+    p.add_argument("method", choices=["lora"])
+    p.add_argument("--model", required=True, help="a model of architectures.csv")
+    p.add_argument("--rank", type=positive_int, default=8)
+    p.add_argument("--targets", default="q,v", help="comma-separated: q,k,v,o,gate,up,down")
+    p.set_defaults(run=cmd_peft)
+
+    p = command("optimal", "compute-optimal parameters and tokens for a FLOP budget")
+    p.add_argument("--flops", type=positive_number, required=True)
+    p.add_argument("--law", choices=["chinchilla", "epoch", "approach1"], default="chinchilla")
+    p.set_defaults(run=cmd_optimal)
+
+    p = command("validate", "validate data/ against data/datapackage.json")
+    p.set_defaults(run=cmd_validate)
+
+    p = command("models", "list the model catalog")
+    p.add_argument("--stage", choices=["pretrained", "instruction-tuned", "chat"], default=None)
+    p.set_defaults(run=cmd_models)
     return parser
 
 
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def _print(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, sort_keys=True))
+    elif "models" in result:
+        print(pd.DataFrame(result["models"]).to_string(index=False, na_rep=""))
+    elif "valid" in result:
+        print(
+            f"data package valid: {len(result['tables'])} table(s): {', '.join(result['tables'])}"
+        )
+    else:
+        width = max(map(len, result))
+        for key, value in result.items():
+            print(f"{key:<{width}}  {_format(value)}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
-        if args.command == "validate":
-            catalog.validate(args.data)
-            tables = catalog.table_names(args.data)
-            print(f"data package valid: {len(tables)} table(s): {', '.join(tables)}")
-        elif args.command == "models":
-            models = catalog.load("models", args.data)
-            if args.stage:
-                models = models[models["stage"] == args.stage]
-            columns = ["model", "organization", "released", "params", "train_tokens", "stage"]
-            shown = models[columns].assign(released=models["released"].dt.strftime("%Y-%m"))
-            print(shown.to_string(index=False, na_rep=""))
-    except (catalog.DataError, FileNotFoundError, KeyError) as error:
-        print(f"llmbook: {error}", file=sys.stderr)
+        result = args.run(args)
+    except (catalog.DataError, FileNotFoundError) as error:
+        print(f"llmbook {args.command}: {error}", file=sys.stderr)
         return 1
+    except (UsageError, catalog.NotFound, ValueError) as error:
+        message = error.args[0] if error.args else str(error)
+        print(f"llmbook {args.command}: {message}", file=sys.stderr)
+        return 2
+    _print(result, args.json)
     return 0
 
 

@@ -1,0 +1,176 @@
+"""Memory: weights in any precision or quantised format, training states, activations, KV cache.
+
+All results are in bytes. GPU memory sizes in ``hardware.csv`` are the vendor's decimal GB
+(1 GB = 1e9 bytes); :func:`fits` compares in those units.
+"""
+
+from __future__ import annotations
+
+from llmbook.architecture import Shape
+from llmbook.compute import _positive
+
+#: Bytes per value of plain number formats.
+DTYPE_BYTES = {
+    "fp32": 4.0,
+    "tf32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5,
+}
+
+#: QLoRA's 4-bit NormalFloat (Dettmers et al. 2023, §3): 4-bit codes plus one fp32 absmax
+#: constant per block of 64 weights (32/64 = 0.5 bits per weight) ...
+NF4_BLOCK = 64
+#: ... or, with double quantisation, 8-bit constants plus one fp32 constant per 256 of them:
+#: 8/64 + 32/(64·256) = 0.127 bits per weight (Dettmers et al. 2023, §3 "Double Quantization").
+NF4_DQ_BLOCK2 = 256
+
+
+def bits_per_weight(fmt: str) -> float:
+    """Storage bits per weight, block scales included.
+
+    ``fmt`` is a plain format (fp32, bf16, fp16, fp8, int8, int4: no scales counted), ``nf4``
+    or ``nf4-dq`` (QLoRA), or a GGUF/GGML type name (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K, ...), whose
+    block size and bytes per block come from the ``gguf`` package's GGML_QUANT_SIZES (the
+    llama.cpp block layouts: Q4_0 stores 32 4-bit weights and one fp16 scale, 4.5 bits each).
+    """
+    key = fmt.strip()
+    if key.lower() in DTYPE_BYTES:
+        return DTYPE_BYTES[key.lower()] * 8
+    if key.lower() == "nf4":
+        return 4 + 32 / NF4_BLOCK
+    if key.lower() == "nf4-dq":
+        return 4 + 8 / NF4_BLOCK + 32 / (NF4_BLOCK * NF4_DQ_BLOCK2)
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    try:
+        block, type_bytes = GGML_QUANT_SIZES[GGMLQuantizationType[key.upper()]]
+    except KeyError:
+        known = sorted([*DTYPE_BYTES, "nf4", "nf4-dq", "Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q6_K"])
+        raise ValueError(f"unknown weight format {fmt!r}; known: {', '.join(known)}") from None
+    return type_bytes * 8 / block
+
+
+def weight_bytes(params: float, fmt: str = "bf16") -> float:
+    """Bytes to hold ``params`` weights in format ``fmt`` (see :func:`bits_per_weight`)."""
+    _positive(params=params)
+    return params * bits_per_weight(fmt) / 8
+
+
+#: Mixed-precision Adam (Rajbhandari et al. 2020, ZeRO, §3.1): fp16 weights (2 bytes) and
+#: gradients (2 bytes), plus K = 12 bytes of optimizer state (fp32 master weights, momentum and
+#: variance): 16 bytes per parameter in all.
+ADAM_WEIGHT_BYTES = 2
+ADAM_GRAD_BYTES = 2
+ADAM_STATE_BYTES = 12
+
+
+def training_state_bytes(params: float, zero_stage: int = 0, gpus: int = 1) -> float:
+    """Per-GPU bytes of weights, gradients and Adam states under ZeRO stage 0-3 (ZeRO Fig. 1).
+
+    Stage 1 partitions the optimizer states over ``gpus``, stage 2 also the gradients, stage 3
+    also the weights: (2 + 2 + 12)·Ψ, 2Ψ + 2Ψ + 12Ψ/n, 2Ψ + 14Ψ/n, 16Ψ/n.
+    """
+    _positive(params=params, gpus=gpus)
+    if zero_stage not in (0, 1, 2, 3):
+        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
+    w, g, s = ADAM_WEIGHT_BYTES, ADAM_GRAD_BYTES, ADAM_STATE_BYTES
+    shard = [(w, g, s), (w, g, s / gpus), (w, g / gpus, s / gpus), (w / gpus, g / gpus, s / gpus)]
+    return params * sum(shard[zero_stage])
+
+
+def activation_bytes(
+    shape: Shape, sequence: int, batch: int, recompute: str = "none", tensor_parallel: int = 1
+) -> float:
+    """Activation memory of all layers in 16-bit training (Korthikanti et al. 2022, §4, Table 2).
+
+    Per layer: s·b·h·(34 + 5·a·s/h) bytes with no recomputation (s sequence, b micro-batch,
+    h d_model, a heads); 34·s·b·h with selective recomputation (attention scores recomputed);
+    2·s·b·h with full recomputation (only each layer's input kept). Tensor parallelism t
+    divides the first by t (with sequence parallelism, Table 2's last rows).
+    """
+    _positive(sequence=sequence, batch=batch, tensor_parallel=tensor_parallel)
+    s, b, h, a = sequence, batch, shape.d_model, shape.heads
+    per_layer = {
+        "none": s * b * h * (34 + 5 * a * s / h) / tensor_parallel,
+        "selective": 34 * s * b * h / tensor_parallel,
+        "full": 2 * s * b * h,
+    }
+    if recompute not in per_layer:
+        raise ValueError(f"recompute must be one of {sorted(per_layer)}, got {recompute!r}")
+    return (shape.layers + shape.encoder_layers) * per_layer[recompute]
+
+
+def kv_cache_bytes_per_token(shape: Shape, fmt: str = "fp16") -> float:
+    """Bytes of keys and values cached per token: 2 · layers · kv_heads · head_dim · bytes.
+
+    Grouped-query and multi-query attention cache only ``kv_heads`` heads, which is why
+    Llama-3-8B (32 layers, 8 KV heads of 128) needs 128 KiB per token in fp16, not 512 KiB.
+    """
+    return 2 * shape.layers * shape.n_kv_heads * shape.n_head_dim * bits_per_weight(fmt) / 8
+
+
+def kv_cache_bytes(shape: Shape, tokens: int, batch: int = 1, fmt: str = "fp16") -> float:
+    """KV-cache bytes for ``batch`` sequences of ``tokens`` tokens."""
+    _positive(tokens=tokens, batch=batch)
+    return kv_cache_bytes_per_token(shape, fmt) * tokens * batch
+
+
+GB = 1e9
+
+
+def fits(total_bytes: float, memory_gb: float, chips: int = 1, reserve: float = 0.0) -> bool:
+    """Whether ``total_bytes`` fits in ``chips`` × ``memory_gb`` (vendor GB), keeping ``reserve``
+    (a fraction, e.g. 0.1 for CUDA context and fragmentation) free."""
+    _positive(memory_gb=memory_gb, chips=chips)
+    if not 0 <= reserve < 1:
+        raise ValueError(f"reserve must be in [0, 1), got {reserve!r}")
+    return total_bytes <= chips * memory_gb * GB * (1 - reserve)
+
+
+#: Fine-tuning bytes per *trainable* parameter: bf16 weight and gradient (2 + 2) plus fp32 Adam
+#: momentum and variance (4 + 4), as in QLoRA's accounting of LoRA parameters
+#: (Dettmers et al. 2023, §3-4); full fine-tuning adds fp32 master weights (ZeRO's 16 bytes).
+LORA_BYTES_PER_TRAINABLE = 12
+
+
+def finetune_bytes(
+    params: float,
+    method: str = "full",
+    trainable: float = 0.0,
+    activations: float = 0.0,
+) -> dict[str, float]:
+    """Memory of fine-tuning by ``method``: "full" (mixed-precision Adam, 16 bytes/param),
+    "lora" (frozen bf16 base + LoRA states) or "qlora" (frozen NF4 double-quantised base +
+    LoRA states). ``trainable`` is the adapter's parameter count (see llmbook.peft); returns
+    bytes by part and their ``total``."""
+    _positive(params=params)
+    if method == "full":
+        parts = {"weights_and_states": training_state_bytes(params)}
+    elif method in ("lora", "qlora"):
+        base_fmt = "bf16" if method == "lora" else "nf4-dq"
+        parts = {
+            "frozen_weights": weight_bytes(params, base_fmt),
+            "adapter_states": trainable * LORA_BYTES_PER_TRAINABLE,
+        }
+    else:
+        raise ValueError(f"method must be 'full', 'lora' or 'qlora', got {method!r}")
+    parts["activations"] = activations
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def decode_tokens_per_s_memory_bound(bytes_per_token: float, bandwidth_gb_s: float) -> float:
+    """Upper bound on single-stream decoding speed: every weight (and the KV cache) is read
+    once per generated token, so tokens/s ≤ bandwidth / bytes read per token."""
+    _positive(bytes_per_token=bytes_per_token, bandwidth_gb_s=bandwidth_gb_s)
+    return bandwidth_gb_s * GB / bytes_per_token
+
+
+def decode_tokens_per_s_compute_bound(params: float, peak_tflops: float, batch: int = 1) -> float:
+    """Upper bound from arithmetic: 2·N FLOPs per token, so tokens/s ≤ peak / (2·N) in all,
+    shared by the ``batch`` sequences decoded together (the figure returned is per sequence)."""
+    _positive(params=params, peak_tflops=peak_tflops, batch=batch)
+    return peak_tflops * 1e12 / (2 * params) / batch

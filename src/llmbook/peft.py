@@ -1,0 +1,101 @@
+"""Trainable parameters of parameter-efficient fine-tuning methods, from a model's shape.
+
+Target matrices of one decoder layer (d = d_model, h·k = query width, g·k = key/value width,
+f = ffn_dim): ``q`` d→h·k, ``k`` d→g·k, ``v`` d→g·k, ``o`` h·k→d, ``gate`` d→f, ``up`` d→f,
+``down`` f→d (a plain FFN has only ``up`` and ``down``). In an encoder-decoder, attention
+targets exist in encoder self-attention, decoder self-attention and decoder cross-attention.
+"""
+
+from __future__ import annotations
+
+from llmbook.architecture import Shape
+from llmbook.compute import _positive
+
+ATTENTION_TARGETS = ("q", "k", "v", "o")
+FFN_TARGETS = ("gate", "up", "down")
+
+
+def target_dims(shape: Shape, target: str) -> tuple[int, int]:
+    """(d_in, d_out) of one target matrix."""
+    d, q, kv, f = (
+        shape.d_model,
+        shape.heads * shape.n_head_dim,
+        shape.n_kv_heads * shape.n_head_dim,
+        shape.n_ffn,
+    )
+    dims = {"q": (d, q), "k": (d, kv), "v": (d, kv), "o": (q, d), "gate": (d, f), "up": (d, f)}
+    dims["down"] = (f, d)
+    if target not in dims:
+        raise ValueError(f"unknown target {target!r}; use {', '.join(dims)}")
+    if target == "gate" and not shape.gated:
+        raise ValueError("a plain (non-gated) feed-forward block has no 'gate' matrix")
+    return dims[target]
+
+
+def _attention_blocks(shape: Shape) -> int:
+    """Attention blocks in the model: decoder self (+ cross) and encoder self-attention."""
+    cross = shape.layers if shape.encoder_layers else 0
+    return shape.layers + cross + shape.encoder_layers
+
+
+def _ffn_blocks(shape: Shape) -> int:
+    return shape.layers + shape.encoder_layers
+
+
+def lora_params(shape: Shape, rank: int, targets: tuple[str, ...] | list[str] = ("q", "v")) -> int:
+    """LoRA (Hu et al. 2021, §4): W + B·A with A r×d_in and B d_out×r: r·(d_in + d_out) per
+    adapted matrix, in every layer. GPT-3 175B with r = 1 on W_q and W_v has 4.7M (§7.2)."""
+    _positive(rank=rank)
+    total = 0
+    for target in targets:
+        d_in, d_out = target_dims(shape, target)
+        blocks = _attention_blocks(shape) if target in ATTENTION_TARGETS else _ffn_blocks(shape)
+        total += blocks * rank * (d_in + d_out)
+    return total
+
+
+def adapter_params(shape: Shape, bottleneck: int, per_layer: int = 2) -> int:
+    """Houlsby et al. 2019 (§2.1): per adapter a down-projection d×m and up-projection m×d with
+    biases, 2·m·d + m + d; two adapters per layer (after attention and after the FFN)."""
+    _positive(bottleneck=bottleneck, per_layer=per_layer)
+    m, d = bottleneck, shape.d_model
+    return _ffn_blocks(shape) * per_layer * (2 * m * d + m + d)
+
+
+def prefix_params(shape: Shape, prefix_length: int) -> int:
+    """Prefix tuning (Li & Liang 2021) / P-tuning v2 (Liu et al. 2021): trained key and value
+    vectors for ``prefix_length`` virtual tokens in every layer, 2·L·n·(g·k) (without the
+    re-parameterisation MLP used during training)."""
+    _positive(prefix_length=prefix_length)
+    kv = shape.n_kv_heads * shape.n_head_dim
+    return _attention_blocks(shape) * 2 * prefix_length * kv
+
+
+def prompt_params(shape: Shape, prompt_length: int) -> int:
+    """Prompt tuning (Lester et al. 2021): ``prompt_length`` trained input embeddings, n·d."""
+    _positive(prompt_length=prompt_length)
+    return prompt_length * shape.d_model
+
+
+def bitfit_params(shape: Shape) -> int:
+    """BitFit (Ben Zaken et al. 2021): train only the bias terms (linear and norm biases).
+    Zero for bias-free models such as LLaMA."""
+    from llmbook.architecture import attention_params, ffn_params, norm_params
+
+    linear = 0
+    if shape.linear_bias:
+        no_bias = Shape(**{**shape.__dict__, "linear_bias": False})
+        attn = attention_params(shape) - attention_params(no_bias)
+        ffn = ffn_params(shape) - ffn_params(no_bias)
+        linear = _attention_blocks(shape) * attn + _ffn_blocks(shape) * ffn
+    norm_bias = norm_params(shape) // 2 if shape.has_norm_bias else 0
+    cross = shape.layers if shape.encoder_layers else 0
+    norms = _ffn_blocks(shape) * 2 + cross + (2 if shape.encoder_layers else 1)
+    return linear + norms * norm_bias
+
+
+def ia3_params(shape: Shape) -> int:
+    """(IA)³ (Liu et al. 2022, T-Few §3.3): learned rescaling vectors for keys (g·k), values
+    (g·k) in each attention block and the FFN's inner activation (f) in each FFN block."""
+    kv = shape.n_kv_heads * shape.n_head_dim
+    return _attention_blocks(shape) * 2 * kv + _ffn_blocks(shape) * shape.n_ffn

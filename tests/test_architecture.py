@@ -1,0 +1,138 @@
+"""Parameter counts from shape, against published exact counts."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmbook import catalog
+from llmbook.architecture import Shape, active_params, non_embedding_params, param_counts
+
+#: GPT-2 small (Radford et al. 2019; HF config gpt2): 12 layers, 768 wide, 12 heads, vocab 50257,
+#: 1024 learned positions, LayerNorm, GeLU, biases, tied head.
+GPT2_SMALL = Shape(
+    layers=12, d_model=768, heads=12, vocab_size=50257, context_length=1024,
+    position_encoding="learned", norm="layernorm", activation="gelu",
+    tied_embeddings=True, linear_bias=True,
+)  # fmt: skip
+
+#: mT5-large, the base of mt0-large (google/mt5-large config.json): 24+24 layers, d_model 1024,
+#: 16 heads of 64, gated-GeLU d_ff 2816, vocab 250112, 32 relative buckets, untied head.
+MT5_LARGE = Shape(
+    layers=24, encoder_layers=24, d_model=1024, heads=16, head_dim=64, ffn_dim=2816,
+    vocab_size=250112, position_encoding="relative", norm="rmsnorm", activation="geglu",
+    relative_attention_buckets=32,
+)  # fmt: skip
+
+
+def test_gpt2_small_with_biases():
+    # 124,439,808: the count of the Hugging Face GPT-2 checkpoint (nanoGPT README's "124M").
+    assert param_counts(GPT2_SMALL)["total"] == 124_439_808
+
+
+def test_gpt2_small_without_biases():
+    # nanoGPT with bias=False drops linear and LayerNorm biases: 124,337,664.
+    no_bias = Shape(**{**GPT2_SMALL.__dict__, "linear_bias": False, "norm_bias": False})
+    assert param_counts(no_bias)["total"] == 124_337_664
+
+
+def test_mt5_large_matches_the_peft_readme_total():
+    # PEFT README: mt0-large with LoRA r=8 has 1,231,940,608 parameters *including* the
+    # 2,359,296 trainable ones, so the frozen model has 1,229,581,312.
+    assert param_counts(MT5_LARGE)["total"] == 1_231_940_608 - 2_359_296
+
+
+def test_bloom_176b_with_embedding_layernorm():
+    # BLOOM model card: 176,247,271,424 parameters, 3,596,615,680 of them embeddings. BLOOM adds
+    # a LayerNorm after the embedding (2·d), which Shape does not model: add it by hand.
+    bloom = Shape(
+        layers=70, d_model=14336, heads=112, vocab_size=250880, position_encoding="alibi",
+        norm="layernorm", activation="gelu", tied_embeddings=True, linear_bias=True,
+    )  # fmt: skip
+    counts = param_counts(bloom)
+    assert counts["embedding"] == 3_596_615_680
+    assert counts["total"] + 2 * 14336 == 176_247_271_424
+
+
+@pytest.mark.parametrize(
+    "model,exact,tolerance",
+    [
+        ("Baichuan-7B", 7_000_559_616, 0),  # README: exact count
+        ("Baichuan-13B-Base", 13_264_901_120, 0),  # README table: exact count
+        # Table 1 gives 540.35B. The CSV cannot say that PaLM's parallel layers share one
+        # bias-free LayerNorm, so the count from shape carries ~13M (0.002%) of extra norm
+        # parameters: tolerance 1e-4 relative.
+        ("PaLM-540B", 540_350_000_000, 54e6),
+    ],
+)
+def test_catalog_shapes_reproduce_reported_counts(root, model, exact, tolerance):
+    row = catalog.lookup("architectures", model, root / "data")
+    assert abs(param_counts(Shape.from_row(row))["total"] - exact) <= tolerance
+
+
+def test_every_catalog_shape_counts_or_says_why(root):
+    shapes = catalog.load("architectures", root / "data")
+    for _, row in shapes.iterrows():
+        try:
+            total = param_counts(Shape.from_row(row))["total"]
+        except NotImplementedError:
+            assert row["attention"] == "mla"  # DeepSeek-V2/V3: not described by the CSV
+            continue
+        except ValueError as error:
+            assert "cannot count" in str(error)  # a shape missing vocab or heads
+            continue
+        assert total > 1e8, row["model"]
+
+
+def test_moe_active_params_count_only_routed_experts():
+    dense = Shape(layers=2, d_model=64, heads=4, vocab_size=100, ffn_dim=128)
+    moe = Shape(**{**dense.__dict__, "n_experts": 8, "experts_per_token": 2})
+    per_expert = 3 * 64 * 128
+    assert param_counts(moe)["ffn"] == 2 * (8 * per_expert + 64 * 8)
+    assert active_params(moe) == param_counts(moe)["total"] - 2 * 6 * per_expert
+
+
+def test_gqa_and_mqa_shrink_key_value_projections():
+    mha = Shape(layers=1, d_model=512, heads=8, vocab_size=10)
+    gqa = Shape(layers=1, d_model=512, heads=8, kv_heads=2, vocab_size=10)
+    mqa = Shape(layers=1, d_model=512, heads=8, kv_heads=1, vocab_size=10)
+    assert param_counts(mha)["attention"] == 4 * 512 * 512
+    assert param_counts(gqa)["attention"] == 2 * 512 * 512 + 2 * 512 * 128
+    assert param_counts(mqa)["attention"] == 2 * 512 * 512 + 2 * 512 * 64
+
+
+def test_bad_shapes_are_refused():
+    with pytest.raises(ValueError, match="positive"):
+        Shape(layers=0, d_model=8, heads=1, vocab_size=10)
+    with pytest.raises(ValueError, match="multiple"):
+        Shape(layers=1, d_model=8, heads=3, kv_heads=2, vocab_size=10)
+    with pytest.raises(NotImplementedError, match="latent"):
+        Shape(layers=1, d_model=8, heads=1, vocab_size=10, attention="mla")
+
+
+shapes = st.builds(
+    Shape,
+    layers=st.integers(1, 48),
+    d_model=st.sampled_from([64, 128, 256, 512, 1024]),
+    heads=st.sampled_from([1, 2, 4, 8]),
+    vocab_size=st.integers(100, 100_000),
+    activation=st.sampled_from(["gelu", "swiglu"]),
+    tied_embeddings=st.booleans(),
+    linear_bias=st.booleans(),
+)
+
+
+@given(shapes)
+def test_components_add_up_and_grow_with_depth(shape):
+    counts = param_counts(shape)
+    assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+    deeper = Shape(**{**shape.__dict__, "layers": shape.layers + 1})
+    assert param_counts(deeper)["total"] > counts["total"]
+    assert non_embedding_params(shape) < counts["total"]
+
+
+@given(shapes)
+def test_gqa_with_kv_heads_equal_to_heads_is_mha(shape):
+    explicit = Shape(**{**shape.__dict__, "kv_heads": shape.heads})
+    assert param_counts(explicit) == param_counts(shape)

@@ -1,0 +1,88 @@
+"""Memory: formats, training states, activations, KV cache, fitting on GPUs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmbook import catalog, memory, peft
+from llmbook.architecture import Shape
+
+
+def test_bits_per_weight_of_quantised_formats():
+    assert memory.bits_per_weight("bf16") == 16
+    assert memory.bits_per_weight("int4") == 4
+    assert memory.bits_per_weight("Q4_0") == 4.5  # 32 weights x 4 bits + fp16 scale
+    assert memory.bits_per_weight("Q8_0") == 8.5
+    assert memory.bits_per_weight("q4_k") == 4.5  # case-insensitive GGUF names
+    assert memory.bits_per_weight("nf4") == 4.5  # + fp32 absmax per 64 (QLoRA §3)
+    # QLoRA §3: double quantisation brings the constants from 0.5 to 0.127 bits per weight.
+    assert memory.bits_per_weight("nf4-dq") - 4 == pytest.approx(0.127, abs=5e-4)
+    with pytest.raises(ValueError, match="unknown weight format"):
+        memory.bits_per_weight("fp5")
+
+
+def test_glm130b_fp16_weights_and_int4_on_four_24gb_cards():
+    # The article (and the GLM-130B paper): fp16 weights need 260 GB; INT4 runs on 4 x RTX 3090.
+    assert memory.weight_bytes(130e9, "fp16") == pytest.approx(260e9)
+    assert memory.fits(memory.weight_bytes(130e9, "int4"), memory_gb=24, chips=4)
+    assert not memory.fits(memory.weight_bytes(130e9, "fp16"), memory_gb=24, chips=4)
+
+
+def test_llama3_8b_kv_cache_is_128_kib_per_token():
+    shape = Shape(layers=32, d_model=4096, heads=32, kv_heads=8, head_dim=128, vocab_size=128256)
+    assert memory.kv_cache_bytes_per_token(shape, "fp16") == 128 * 1024
+
+
+def test_qlora_fits_a_65b_model_in_48_gb(root):
+    # QLoRA (Dettmers et al. 2023): a 65B model fine-tunes on one 48 GB GPU, with NF4 + double
+    # quantisation and LoRA r=64 on all linear layers (Appendix B.2).
+    row = catalog.lookup("architectures", "LLaMA-65B", root / "data")
+    shape = Shape.from_row(row)
+    trainable = peft.lora_params(shape, 64, ("q", "k", "v", "o", "gate", "up", "down"))
+    plan = memory.finetune_bytes(65.2e9, "qlora", trainable=trainable)
+    assert plan["total"] < 48e9
+    # ... while 16-bit full fine-tuning needs more than 780 GB (QLoRA abstract).
+    assert memory.finetune_bytes(65.2e9, "full")["total"] > 780e9
+
+
+def test_zero_stages_partition_the_16_bytes():
+    psi, n = 1e9, 8
+    assert memory.training_state_bytes(psi) == 16e9
+    assert memory.training_state_bytes(psi, 1, n) == pytest.approx((2 + 2 + 12 / n) * psi)
+    assert memory.training_state_bytes(psi, 2, n) == pytest.approx((2 + 14 / n) * psi)
+    assert memory.training_state_bytes(psi, 3, n) == pytest.approx(16 / n * psi)
+    with pytest.raises(ValueError, match="zero_stage"):
+        memory.training_state_bytes(psi, 4, n)
+
+
+def test_activation_recomputation_orders():
+    gpt3 = Shape(layers=96, d_model=12288, heads=96, vocab_size=50257)
+    none = memory.activation_bytes(gpt3, 2048, 1, "none")
+    selective = memory.activation_bytes(gpt3, 2048, 1, "selective")
+    full = memory.activation_bytes(gpt3, 2048, 1, "full")
+    # Korthikanti et al. 2022: per layer sbh(34 + 5as/h), 34sbh, 2sbh.
+    assert none == pytest.approx(96 * 2048 * 12288 * (34 + 5 * 96 * 2048 / 12288))
+    assert full < selective < none
+
+
+def test_decode_bounds():
+    # 16 GB of weights read per token at 2,039 GB/s: at most ~127 tokens/s.
+    assert memory.decode_tokens_per_s_memory_bound(16e9, 2039) == pytest.approx(127.4, rel=1e-3)
+    assert memory.decode_tokens_per_s_compute_bound(8e9, 312) == pytest.approx(19500)
+
+
+@given(p=st.floats(1e6, 1e12), k=st.floats(1.01, 10))
+def test_weight_bytes_grow_with_size_and_shrink_with_bits(p, k):
+    assert memory.weight_bytes(p * k, "bf16") > memory.weight_bytes(p, "bf16")
+    assert memory.weight_bytes(p, "int4") < memory.weight_bytes(p, "int8")
+    assert memory.weight_bytes(p, "int8") < memory.weight_bytes(p, "bf16")
+
+
+@given(layers=st.integers(1, 100), kv=st.sampled_from([1, 2, 4, 8]), t=st.integers(1, 10_000))
+def test_kv_cache_is_linear_in_tokens_and_gqa_aware(layers, kv, t):
+    mha = Shape(layers=layers, d_model=1024, heads=8, vocab_size=10)
+    gqa = Shape(layers=layers, d_model=1024, heads=8, kv_heads=kv, vocab_size=10)
+    assert memory.kv_cache_bytes(mha, 2 * t) == 2 * memory.kv_cache_bytes(mha, t)
+    assert memory.kv_cache_bytes(gqa, t) * 8 == memory.kv_cache_bytes(mha, t) * kv
