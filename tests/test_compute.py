@@ -74,3 +74,11 @@ def test_seconds_and_implied_mfu_are_inverses(flops, chips, peak, mfu):
 def test_training_flops_grow_with_size_and_data(n, d, k):
     assert compute.training_flops(n * k, d) > compute.training_flops(n, d)
     assert compute.training_flops(n, d * k) > compute.training_flops(n, d)
+
+
+def test_catalog_integers_do_not_overflow():
+    # Catalog counts are numpy int64: 6 * 65.2e9 * 1.4e12 overflows int64 unless cast.
+    import numpy as np
+
+    flops = compute.training_flops(np.int64(65_200_000_000), np.int64(1_400_000_000_000))
+    assert flops == pytest.approx(6 * 65.2e9 * 1.4e12)

@@ -22,14 +22,21 @@ TERA = 1e12
 
 
 def _positive(**values: float) -> None:
+    """Refuse non-positive inputs, naming the argument."""
     for name, value in values.items():
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
 
 
+def _floats(*values) -> list[float]:
+    """Python floats: products of catalog integers (numpy int64) would silently overflow."""
+    return [float(v) for v in values]
+
+
 def training_flops(params: float, tokens: float) -> float:
     """C = 6·N·D: training FLOPs of a dense transformer, attention excluded (Kaplan 2020 §2.1)."""
     _positive(params=params, tokens=tokens)
+    params, tokens = _floats(params, tokens)
     return TRAIN_FLOPS_PER_PARAM_TOKEN * params * tokens
 
 
@@ -37,6 +44,7 @@ def hardware_flops(params: float, tokens: float, recompute: bool = True) -> floa
     """FLOPs the hardware executes: 8·N·D with full activation recomputation, else 6·N·D."""
     _positive(params=params, tokens=tokens)
     per = TRAIN_FLOPS_PER_PARAM_TOKEN_RECOMPUTE if recompute else TRAIN_FLOPS_PER_PARAM_TOKEN
+    params, tokens = _floats(params, tokens)
     return per * params * tokens
 
 
@@ -81,31 +89,36 @@ def seconds(flops: float, chips: int, peak_flops_per_s: float, mfu: float) -> fl
     _positive(flops=flops, chips=chips, peak_flops_per_s=peak_flops_per_s)
     if not 0 < mfu <= 1:
         raise ValueError(f"mfu must be in (0, 1], got {mfu!r}")
+    flops, chips, peak_flops_per_s, mfu = _floats(flops, chips, peak_flops_per_s, mfu)
     return flops / (chips * peak_flops_per_s * mfu)
 
 
 def implied_mfu(flops: float, chips: int, peak_flops_per_s: float, seconds_: float) -> float:
     """Utilisation at which ``chips`` do ``flops`` in ``seconds_`` (the inverse of seconds)."""
     _positive(flops=flops, chips=chips, peak_flops_per_s=peak_flops_per_s, seconds_=seconds_)
+    flops, chips, peak_flops_per_s, seconds_ = _floats(flops, chips, peak_flops_per_s, seconds_)
     return flops / (chips * peak_flops_per_s * seconds_)
 
 
 def seconds_from_token_rate(tokens: float, tokens_per_chip_s: float, chips: int) -> float:
     """Wall-clock seconds to process ``tokens`` at a measured per-chip token rate."""
     _positive(tokens=tokens, tokens_per_chip_s=tokens_per_chip_s, chips=chips)
+    tokens, tokens_per_chip_s, chips = _floats(tokens, tokens_per_chip_s, chips)
     return tokens / (tokens_per_chip_s * chips)
 
 
 def flops_per_s_from_token_rate(params: float, tokens_per_s: float) -> float:
     """Model FLOP/s achieved at a token rate: 6·N FLOPs per token (no attention term)."""
     _positive(params=params, tokens_per_s=tokens_per_s)
+    params, tokens_per_s = _floats(params, tokens_per_s)
     return TRAIN_FLOPS_PER_PARAM_TOKEN * params * tokens_per_s
 
 
 def pflop_s_days(flops: float) -> float:
     """FLOPs in petaflop/s-days (Brown et al. 2020's unit)."""
-    return flops / PFLOP_S_DAY
+    return float(flops) / PFLOP_S_DAY
 
 
 def chip_hours(chips: int, seconds_: float) -> float:
-    return chips * seconds_ / 3600
+    """Accelerator-hours: chips × wall-clock hours."""
+    return float(chips) * float(seconds_) / 3600

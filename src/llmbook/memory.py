@@ -7,7 +7,7 @@ All results are in bytes. GPU memory sizes in ``hardware.csv`` are the vendor's 
 from __future__ import annotations
 
 from llmbook.architecture import Shape
-from llmbook.compute import _positive
+from llmbook.compute import _floats, _positive
 
 #: Bytes per value of plain number formats.
 DTYPE_BYTES = {
@@ -56,7 +56,7 @@ def bits_per_weight(fmt: str) -> float:
 def weight_bytes(params: float, fmt: str = "bf16") -> float:
     """Bytes to hold ``params`` weights in format ``fmt`` (see :func:`bits_per_weight`)."""
     _positive(params=params)
-    return params * bits_per_weight(fmt) / 8
+    return float(params) * bits_per_weight(fmt) / 8
 
 
 #: Mixed-precision Adam (Rajbhandari et al. 2020, ZeRO, §3.1): fp16 weights (2 bytes) and
@@ -78,7 +78,7 @@ def training_state_bytes(params: float, zero_stage: int = 0, gpus: int = 1) -> f
         raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
     w, g, s = ADAM_WEIGHT_BYTES, ADAM_GRAD_BYTES, ADAM_STATE_BYTES
     shard = [(w, g, s), (w, g, s / gpus), (w, g / gpus, s / gpus), (w / gpus, g / gpus, s / gpus)]
-    return params * sum(shard[zero_stage])
+    return float(params) * sum(shard[zero_stage])
 
 
 def activation_bytes(
@@ -92,7 +92,7 @@ def activation_bytes(
     divides the first by t (with sequence parallelism, Table 2's last rows).
     """
     _positive(sequence=sequence, batch=batch, tensor_parallel=tensor_parallel)
-    s, b, h, a = sequence, batch, shape.d_model, shape.heads
+    s, b, h, a = _floats(sequence, batch, shape.d_model, shape.heads)
     per_layer = {
         "none": s * b * h * (34 + 5 * a * s / h) / tensor_parallel,
         "selective": 34 * s * b * h / tensor_parallel,
@@ -115,7 +115,7 @@ def kv_cache_bytes_per_token(shape: Shape, fmt: str = "fp16") -> float:
 def kv_cache_bytes(shape: Shape, tokens: int, batch: int = 1, fmt: str = "fp16") -> float:
     """KV-cache bytes for ``batch`` sequences of ``tokens`` tokens."""
     _positive(tokens=tokens, batch=batch)
-    return kv_cache_bytes_per_token(shape, fmt) * tokens * batch
+    return kv_cache_bytes_per_token(shape, fmt) * float(tokens) * float(batch)
 
 
 GB = 1e9
@@ -153,7 +153,7 @@ def finetune_bytes(
         base_fmt = "bf16" if method == "lora" else "nf4-dq"
         parts = {
             "frozen_weights": weight_bytes(params, base_fmt),
-            "adapter_states": trainable * LORA_BYTES_PER_TRAINABLE,
+            "adapter_states": float(trainable) * LORA_BYTES_PER_TRAINABLE,
         }
     else:
         raise ValueError(f"method must be 'full', 'lora' or 'qlora', got {method!r}")
@@ -166,11 +166,11 @@ def decode_tokens_per_s_memory_bound(bytes_per_token: float, bandwidth_gb_s: flo
     """Upper bound on single-stream decoding speed: every weight (and the KV cache) is read
     once per generated token, so tokens/s ≤ bandwidth / bytes read per token."""
     _positive(bytes_per_token=bytes_per_token, bandwidth_gb_s=bandwidth_gb_s)
-    return bandwidth_gb_s * GB / bytes_per_token
+    return float(bandwidth_gb_s) * GB / float(bytes_per_token)
 
 
 def decode_tokens_per_s_compute_bound(params: float, peak_tflops: float, batch: int = 1) -> float:
     """Upper bound from arithmetic: 2·N FLOPs per token, so tokens/s ≤ peak / (2·N) in all,
     shared by the ``batch`` sequences decoded together (the figure returned is per sequence)."""
     _positive(params=params, peak_tflops=peak_tflops, batch=batch)
-    return peak_tflops * 1e12 / (2 * params) / batch
+    return float(peak_tflops) * 1e12 / (2 * float(params)) / batch

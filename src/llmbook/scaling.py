@@ -33,6 +33,7 @@ class LossLaw:
 
     def loss(self, params: float, tokens: float) -> float:
         _positive(params=params, tokens=tokens)
+        params, tokens = float(params), float(tokens)
         return self.E + self.A / params**self.alpha + self.B / tokens**self.beta
 
     def optimal(self, flops: float) -> tuple[float, float]:
@@ -40,7 +41,7 @@ class LossLaw:
         _positive(flops=flops)
         a, b = self.alpha, self.beta
         G = (a * self.A / (b * self.B)) ** (1 / (a + b))
-        base = flops / TRAIN_FLOPS_PER_PARAM_TOKEN
+        base = float(flops) / TRAIN_FLOPS_PER_PARAM_TOKEN
         return G * base ** (b / (a + b)), base ** (a / (a + b)) / G
 
 
@@ -69,6 +70,7 @@ def approach1(flops: float) -> tuple[float, float]:
     """(N_opt, D_opt) by Chinchilla Approach 1: N ∝ C^0.50 through Table 3's first row, D = C/6N."""
     _positive(flops=flops)
     c0, n0 = APPROACH1_ANCHOR
+    flops = float(flops)
     params = n0 * (flops / c0) ** APPROACH1_EXPONENT
     return params, flops / (TRAIN_FLOPS_PER_PARAM_TOKEN * params)
 
