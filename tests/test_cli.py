@@ -87,6 +87,7 @@ BAD = {
     "nothing to budget": (["budget"], "--model"),
     "unsourced tokens": (["budget", "--model", "GPT-4"], "no params"),
     "shape not countable": (["peft", "lora", "--model", "DeepSeek-V3"], "latent"),
+    "zero max tokens": (["generate", "--prompt", "hi", "--max-tokens", "0"], "positive"),
     "chip without peak": (["budget", "--params", "1", "--tokens", "1", "--chip", "H800"], "peak"),
 }  # fmt: skip
 
@@ -124,3 +125,10 @@ def test_validate_reports_the_cell_and_fails(data_copy, capsys):
 def test_models_lists_a_stage(root, capsys):
     code, out, _ = run(capsys, "models", "--stage", "chat", "--data", str(root / "data"))
     assert code == 0 and "ChatGPT" in out and "GPT-3 175B" not in out
+
+
+def test_generate_contract(capsys):
+    result = run_json(capsys, "generate", "--prompt", "What is the capital of France?")
+    assert {"text", "tokens", "seconds"} <= set(result)
+    assert "Paris" in result["text"]
+    assert isinstance(result["tokens"], list) and all(isinstance(t, int) for t in result["tokens"])

@@ -6,6 +6,7 @@
     llmbook memory  --model NAME --precision FMT [--context T --batch B] [--json]
     llmbook peft lora --model NAME --rank R --targets q,v [--json]
     llmbook optimal --flops C [--law chinchilla|epoch|approach1] [--json]
+    llmbook generate --prompt TEXT [--max-tokens N] [--raw] [--json]
     llmbook validate [--data DIR]
     llmbook models [--stage STAGE] [--data DIR]
 
@@ -179,6 +180,17 @@ def cmd_optimal(args) -> dict:
     }
 
 
+def cmd_generate(args) -> dict:
+    """Greedy completion by SmolLM2-135M-Instruct running in numpy (llmbook.smollm)."""
+    from llmbook import assets, smollm
+
+    try:
+        result = smollm.generate(args.prompt, max_tokens=args.max_tokens, chat=not args.raw)
+    except assets.AssetError as error:
+        raise UsageError(str(error)) from None
+    return {"prompt": args.prompt, **result}
+
+
 def cmd_validate(args) -> dict:
     catalog.validate(args.data)
     return {"valid": True, "tables": catalog.table_names(args.data)}
@@ -235,6 +247,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--law", choices=["chinchilla", "epoch", "approach1"], default="chinchilla")
     p.set_defaults(run=cmd_optimal)
 
+    p = command("generate", "greedy completion by SmolLM2-135M-Instruct in numpy")
+    p.add_argument("--prompt", required=True, help="the user message (or raw text with --raw)")
+    p.add_argument("--max-tokens", type=positive_int, default=32, help="tokens to generate (32)")
+    p.add_argument("--raw", action="store_true", help="continue the text, no chat template")
+    p.set_defaults(run=cmd_generate)
+
     p = command("validate", "validate data/ against data/datapackage.json")
     p.set_defaults(run=cmd_validate)
 
@@ -257,6 +275,8 @@ def _print(result: dict, as_json: bool) -> None:
         print(json.dumps(result, ensure_ascii=False, sort_keys=True))
     elif "models" in result:
         print(pd.DataFrame(result["models"]).to_string(index=False, na_rep=""))
+    elif "text" in result and "tokens" in result:
+        print(result["text"])
     elif "valid" in result:
         print(
             f"data package valid: {len(result['tables'])} table(s): {', '.join(result['tables'])}"
