@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,3 +38,51 @@ def edit_cell(csv: Path, row: int, column: str, value: str) -> None:
     rows[row - 1][col] = value
     with csv.open("w", newline="", encoding="utf-8") as handle:
         csvlib.writer(handle, lineterminator="\n").writerows(rows)
+
+
+JB = Path(sys.executable).with_name("jb")
+IGNORE = shutil.ignore_patterns(
+    "_build", ".venv", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info",
+    ".hypothesis", "test-artifacts",
+)  # fmt: skip
+#: The no-change rebuild budget of GUIDE §6.
+NO_CHANGE_REBUILD_SECONDS = 5.0
+
+
+def copy_book(target: Path) -> Path:
+    """A copy of the repository (sources, data, config) to build or break on purpose."""
+    shutil.copytree(ROOT, target, ignore=IGNORE)
+    return target
+
+
+def jb_build(
+    book: Path, env: dict | None = None, prefix: tuple = ()
+) -> subprocess.CompletedProcess:
+    """The README's build command, run in ``book``."""
+    return subprocess.run(
+        [*prefix, str(JB), "build", "-W", "-n", "--keep-going", "."],
+        cwd=book, capture_output=True, text=True, timeout=900,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def toc_files(book: Path) -> list[str]:
+    toc = yaml.safe_load((book / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part.get("chapters", [])]
+    return files
+
+
+def executed(log: str) -> set[str]:
+    """Documents the build log says it executed."""
+    return set(re.findall(r"([\w./-]+)\.md: Executing notebook", log))
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """A clean, strict build of a copy of the book, shared by the read-only site tests."""
+    book = copy_book(tmp_path_factory.mktemp("site") / "book")
+    result = jb_build(book)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return book

@@ -7,60 +7,22 @@ working tree and its ``_build`` are never touched. They take about half a minute
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import ROOT, edit_cell
+from conftest import (
+    NO_CHANGE_REBUILD_SECONDS,
+    copy_book,
+    edit_cell,
+    executed,
+    jb_build,
+    toc_files,
+)
 
 pytestmark = pytest.mark.build
-
-JB = Path(sys.executable).with_name("jb")
-IGNORE = shutil.ignore_patterns(
-    "_build",
-    ".venv",
-    ".git",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    "*.egg-info",
-    ".hypothesis",
-    "test-artifacts",
-)
-#: The no-change rebuild budget of GUIDE §6.
-NO_CHANGE_REBUILD_SECONDS = 5.0
-
-
-def copy_book(target: Path) -> Path:
-    shutil.copytree(ROOT, target, ignore=IGNORE)
-    return target
-
-
-def jb_build(book: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(JB), "build", "-W", "-n", "--keep-going", "."],
-        cwd=book,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def toc_files(book: Path) -> list[str]:
-    toc = yaml.safe_load((book / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part.get("chapters", [])]
-    return files
-
-
-def executed(log: str) -> set[str]:
-    return set(re.findall(r"([\w./-]+)\.md: Executing notebook", log))
 
 
 @pytest.fixture(scope="module")

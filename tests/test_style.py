@@ -73,3 +73,15 @@ def test_label_points_avoids_overlap_when_there_is_room():
     for i, a in enumerate(boxes):
         for b in boxes[i + 1 :]:
             assert not a.overlaps(b)
+
+
+def test_palette_stays_distinguishable_with_colour_blindness():
+    for vision in (None, *style.CVD_MATRICES):
+        assert style.palette_min_delta_e(vision=vision) >= style.MIN_DELTA_E, vision
+
+
+def test_the_colour_blindness_check_catches_red_versus_green():
+    # Matplotlib's default red and green: distinct for normal vision, not for deuteranopes.
+    red_green = ("#d62728", "#2ca02c")
+    assert style.palette_min_delta_e(red_green) > 50
+    assert style.palette_min_delta_e(red_green, "deuteranopia") < style.MIN_DELTA_E

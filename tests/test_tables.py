@@ -42,3 +42,11 @@ def test_table_id_must_be_html_safe():
 def test_bundle_files_exist():
     for path in tables.itables_asset_paths():
         assert Path(path).is_file()
+
+
+def test_numeric_text_columns_sort_as_numbers(root, monkeypatch):
+    frame = pd.DataFrame({"model": ["a", "b"], "params (B)": ["6.7", ""], "note": ["1 x", "2"]})
+    assert tables.numeric_text_columns(frame) == [1]
+    monkeypatch.chdir(root / "book")
+    html = tables.interactive(frame, "t").data
+    assert '"columnDefs": [{"targets": [1], "type": "num"}]' in html

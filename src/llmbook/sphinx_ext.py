@@ -16,6 +16,12 @@ Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It does three thing
    that did not read the changed file keep their outputs.
 3. **Offline tables.** The itables bundle is copied into the site's ``_static`` folder
    (see :mod:`llmbook.tables`).
+4. **Notebooks to download.** Each executed chapter is published next to its page as an
+   ``.ipynb`` with its outputs (Colab and Jupyter open it; they cannot open MyST markdown),
+   with a link at the top of the page.
+5. **Repository buttons.** When the repository is known (``LLMBOOK_REPOSITORY`` or, in GitHub
+   Actions, ``GITHUB_REPOSITORY``, as ``owner/name``), the theme's repository, issues and
+   edit-this-page buttons point at it; without it no button points at a guessed address.
 
 The state lives next to jupyter-cache's database (``_build/.jupyter_cache/llmbook-inputs.json``),
 so whatever keeps or restores that cache keeps the two consistent.
@@ -186,6 +192,83 @@ def _cache_hashkey(state: _State, uri: str) -> str | None:
     return max(records, key=lambda r: r.created).hashkey if records else None
 
 
+def executed_notebook(app: Sphinx, docname: str) -> Path | None:
+    """The executed ``.ipynb`` myst-nb wrote for ``docname``, if it is a notebook."""
+    folder = Path(app.env.mystnb_config.output_folder)
+    path = folder / f"{docname}.ipynb"
+    return path if path.is_file() else None
+
+
+DOWNLOAD_LINK = (
+    '<p class="llmbook-download"><a href="{name}" download>'
+    "Download this chapter as a Jupyter notebook (.ipynb, with its outputs)</a></p>\n"
+)
+
+
+def on_html_page_context(app: Sphinx, pagename: str, templatename: str, context, doctree) -> None:
+    """Link each executed chapter's notebook at the top of its page; drop duplicate scripts.
+
+    sphinx-thebe (bundled by Jupyter Book) registers its inline configuration script once per
+    reading pass, so a page can carry ``const THEBE_JS_URL = ...`` twice, which the browser
+    reports as an error ("Identifier 'THEBE_JS_URL' has already been declared").
+    """
+    scripts = context.get("script_files")
+    if scripts:
+        seen, unique = set(), []
+        for script in scripts:
+            name = getattr(script, "filename", str(script)) or ""  # None and "" alike
+            key = (str(name), tuple(sorted(getattr(script, "attributes", {}).items())))
+            if key not in seen:
+                seen.add(key)
+                unique.append(script)
+        context["script_files"] = unique
+    if doctree is not None and executed_notebook(app, pagename) and "body" in context:
+        context["body"] = (
+            DOWNLOAD_LINK.format(name=Path(pagename).name + ".ipynb") + context["body"]
+        )
+
+
+#: Cell metadata that records when a cell ran: dropped so two builds publish identical files.
+VOLATILE_CELL_METADATA = ("execution",)
+
+
+def publish_notebooks(app: Sphinx) -> None:
+    """Write each executed chapter next to its page, without run timestamps."""
+    import nbformat
+
+    for docname in sorted(app.env.found_docs):
+        source = executed_notebook(app, docname)
+        if not source:
+            continue
+        notebook = nbformat.read(source, as_version=4)
+        for number, cell in enumerate(notebook.cells):
+            cell.id = f"cell-{number}"  # jupytext draws random ids on every read
+            for key in VOLATILE_CELL_METADATA:
+                cell.metadata.pop(key, None)
+        target = Path(app.outdir) / f"{docname}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(nbformat.writes(notebook), encoding="utf-8")
+
+
+def on_config_inited(app: Sphinx, config) -> None:
+    """Point the theme's repository buttons at the repository, when it is known."""
+    repo = os.environ.get("LLMBOOK_REPOSITORY") or os.environ.get("GITHUB_REPOSITORY")
+    if not repo:
+        return
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise ExtensionError(f"LLMBOOK_REPOSITORY must be 'owner/name', got {repo!r}")
+    options = dict(config.html_theme_options or {})
+    options.update(
+        repository_url=f"https://github.com/{repo}",
+        repository_branch=os.environ.get("LLMBOOK_BRANCH", "main"),
+        path_to_docs="",
+        use_repository_button=True,
+        use_issues_button=True,
+        use_edit_page_button=True,
+    )
+    config.html_theme_options = options
+
+
 def on_build_finished(app: Sphinx, exception) -> None:
     state = _state(app)
     state.save()
@@ -194,6 +277,7 @@ def on_build_finished(app: Sphinx, exception) -> None:
         static.mkdir(parents=True, exist_ok=True)
         for asset in tables.itables_asset_paths():
             shutil.copyfile(asset, static / asset.name)
+        publish_notebooks(app)
 
 
 def setup(app: Sphinx) -> dict:
@@ -203,4 +287,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("source-read", on_source_read)
     app.connect("doctree-read", on_doctree_read)
     app.connect("build-finished", on_build_finished)
+    # Late, after the themes and sphinx-thebe have added their page scripts.
+    app.connect("html-page-context", on_html_page_context, priority=900)
+    app.connect("config-inited", on_config_inited)
     return {"version": "0.1", "parallel_read_safe": False, "parallel_write_safe": True}

@@ -41,6 +41,18 @@ def static_url(page_dir: Path | None = None, root: Path | None = None) -> str:
     return Path(os.path.relpath(root, page_dir), STATIC_DIR).as_posix()
 
 
+def numeric_text_columns(frame: pd.DataFrame) -> list[int]:
+    """Positions of text columns whose non-empty cells all read as numbers ("6.7", "1e+03")."""
+    positions = []
+    for position, (_, column) in enumerate(frame.items()):
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        cells = [str(v) for v in column if not pd.isna(v) and str(v) != ""]
+        if cells and pd.to_numeric(pd.Series(cells), errors="coerce").notna().all():
+            positions.append(position)
+    return positions
+
+
 def interactive(frame: pd.DataFrame, table_id: str, **options):
     """An IPython HTML object showing ``frame`` as a sortable, searchable table.
 
@@ -54,6 +66,10 @@ def interactive(frame: pd.DataFrame, table_id: str, **options):
 
     if not table_id.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"table_id must be letters, digits, '-' or '_', got {table_id!r}")
+    numeric = numeric_text_columns(frame)
+    if numeric and "columnDefs" not in options:
+        # Text cells such as "6.7" and "" sort as text unless DataTables is told they are numbers.
+        options["columnDefs"] = [{"targets": numeric, "type": "num"}]
     html = to_html_datatable(
         frame,
         table_id=f"{TABLE_ID_PREFIX}{table_id}",
