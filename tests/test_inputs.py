@@ -33,17 +33,17 @@ def test_read_log_of_a_missing_file_is_empty(tmp_path):
     assert inputs.read_log(tmp_path / "none") == []
 
 
-def test_loading_a_table_records_its_csv(root, tmp_path, monkeypatch):
+def test_loading_a_table_records_its_csv_and_schema_only(root, tmp_path, monkeypatch):
     from llmbook import catalog
 
     log = tmp_path / "log.txt"
     monkeypatch.setenv(inputs.ENV_VAR, str(log))
-    catalog.validate(root / "data")
-    recorded = {p.name for p in inputs.read_log(log)}
-    assert {"models.csv", "datapackage.json"} <= recorded
+    catalog.load("claims", root / "data")
+    recorded = {p.name for p in inputs.read_log(log) if p.suffix in (".csv", ".json")}
+    assert recorded == {"claims.csv", "datapackage.json"}
 
 
-def test_every_load_records_the_package_even_when_validation_is_cached(root, tmp_path, monkeypatch):
+def test_every_load_records_its_table_even_when_validation_is_cached(root, tmp_path, monkeypatch):
     from llmbook import catalog
 
     catalog.load("models", root / "data")  # warm the validation cache
