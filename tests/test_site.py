@@ -339,3 +339,16 @@ def test_dependency_bot_never_proposes_jupyter_book_2():
     pip = next(u for u in config["updates"] if u["package-ecosystem"] == "pip")
     rules = [r for r in pip.get("ignore", []) if r["dependency-name"] == "jupyter-book"]
     assert rules and ">=2" in rules[0]["versions"]
+
+
+def test_every_errata_link_lands_on_a_claim_row(site):
+    html_root = site / "_build" / "html"
+    errata = (html_root / "book" / "appendix" / "errata.html").read_text(encoding="utf-8")
+    rows = set(re.findall(r'<tr id="(claim-C\d+)"', errata))
+    links = {
+        (page.relative_to(html_root).as_posix(), anchor)
+        for page in html_root.rglob("*.html")
+        for anchor in re.findall(r"errata\.html#(claim-C\d+)", page.read_text(encoding="utf-8"))
+    }
+    assert links, "no chapter links to the errata yet"
+    assert sorted(a for _, a in links if a not in rows) == []
