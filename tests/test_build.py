@@ -61,6 +61,8 @@ def test_every_toc_page_is_built_without_error_output(built):
         assert "Traceback" not in text, page
         assert "output stderr" not in text, page
         assert "output error" not in text, page
+        # MyST that reached the page unparsed (a role in a Markdown output, a glue typo).
+        assert "{cite" not in text and "{glue" not in text and "{numref" not in text, page
 
 
 def test_landing_page_lists_the_six_parts(built):
