@@ -1,0 +1,454 @@
+"""Views of training cost: 6ND against reported FLOPs, chip time, implied utilisation, and the
+time each run would take on another chip.
+
+Functions take the DataFrames of ``llmbook.catalog.load(...)`` (``training_runs``, ``models``,
+``architectures``, ``hardware``, ``claims``) and never read files; every formula is one of
+:mod:`llmbook.compute`. Units: FLOPs are counts (a multiply-add is 2), peaks FLOP/s, time in
+days or hours, utilisation a fraction of the chip's dense peak.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.patches import Patch
+
+from llmbook import compute, style
+from llmbook.architecture import Shape
+
+#: Dense 16-bit tensor peak columns of hardware.csv, in order of preference: BF16 where the chip
+#: has it (A100, H100, TPUs), else FP16 (V100 has tensor-core FP16 and no BF16).
+PEAK_COLUMNS = ("bf16_tflops_dense", "fp16_tflops_dense")
+SECONDS_PER_HOUR = 3600
+#: Hardware over model FLOPs with full activation recomputation: (2 + 2 + 4) / (2 + 4) = 4/3
+#: (Korthikanti et al. 2022 §5; the constants of llmbook.compute).
+RECOMPUTE_FACTOR = (
+    compute.TRAIN_FLOPS_PER_PARAM_TOKEN_RECOMPUTE / compute.TRAIN_FLOPS_PER_PARAM_TOKEN
+)
+
+
+def _missing(value) -> bool:
+    return value is None or bool(pd.isna(value))
+
+
+def dense_peak(chip: pd.Series) -> tuple[float, str] | None:
+    """The dense 16-bit peak of a ``hardware`` row in FLOP/s, and the column it was read from.
+
+    ``bf16_tflops_dense`` if filled, else ``fp16_tflops_dense`` (both TFLOP/s × 1e12, without
+    structured sparsity, as the vendor states them); None if the row fills neither.
+    """
+    for column in PEAK_COLUMNS:
+        value = chip.get(column)
+        if not _missing(value):
+            return float(value) * compute.TERA, column
+    return None
+
+
+def six_nd(model: pd.Series) -> tuple[float | None, str]:
+    """Model FLOPs C = 6·N·D of a ``models`` row (compute.training_flops), or None and why not.
+
+    6·N·D counts every parameter once per token, so it is left out for a mixture of experts
+    (each token uses only its active parameters, which the catalog does not hold) and for an
+    encoder-decoder (a token passes through one of the two stacks).
+    """
+    if _missing(model.get("params")) or _missing(model.get("train_tokens")):
+        return None, "no size or token count in models.csv"
+    if not _missing(model.get("moe")) and bool(model["moe"]):
+        return None, "mixture of experts: needs active parameters"
+    if model.get("architecture") == "encoder-decoder":
+        return None, "encoder-decoder: 6ND does not apply"
+    return compute.training_flops(model["params"], model["train_tokens"]), ""
+
+
+def run_days(run: pd.Series) -> tuple[float | None, str]:
+    """Wall-clock days of a ``training_runs`` row and their basis.
+
+    The ``days`` cell if filled ("days"), else end − start in whole days from the ``start`` and
+    ``end`` dates ("dates"), else None.
+    """
+    if not _missing(run.get("days")):
+        return float(run["days"]), "days"
+    if not _missing(run.get("start")) and not _missing(run.get("end")):
+        return float((run["end"] - run["start"]).days), "dates"
+    return None, ""
+
+
+def run_chip_hours(run: pd.Series) -> tuple[float | None, str]:
+    """Accelerator-hours of a run and their basis: reported, or chips × days (compute.chip_hours).
+
+    The ``chip_hours`` cell wins ("reported"); otherwise chip_count × run_days ("chips × days"
+    or "chips × dates"); None if neither is known.
+    """
+    if not _missing(run.get("chip_hours")):
+        return float(run["chip_hours"]), "reported"
+    days, basis = run_days(run)
+    if days is None or _missing(run.get("chip_count")):
+        return None, ""
+    return compute.chip_hours(run["chip_count"], days * compute.SECONDS_PER_DAY), f"chips × {basis}"
+
+
+def mfu_from_chip_hours(flops: float, chip_hours: float, peak_flops_per_s: float) -> float:
+    """u = C / (P · chip-seconds): compute.implied_mfu with the chips folded into the hours."""
+    return compute.implied_mfu(flops, 1, peak_flops_per_s, chip_hours * SECONDS_PER_HOUR)
+
+
+def flops_comparison(
+    runs: pd.DataFrame,
+    models: pd.DataFrame,
+    shapes: pd.DataFrame,
+    skip_attention: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """For every run that reports its FLOPs: reported FLOPs against 6ND and fuller counts.
+
+    Columns: ``6ND``; ``reported / 6ND``; ``N implied`` = reported / (6·D), the parameter count
+    that would make 6ND match; ``App. F / 6ND``, Chinchilla Appendix F's count of every matrix
+    product (compute.training_flops_per_token_chinchilla × D), which adds attention and the
+    embedding and output products, using the shape and ``context_length`` of architectures.csv;
+    ``hardware / 6ND`` = App. F × 8/6, the same with the forward pass recomputed; ``note`` says
+    why a cell is empty. ``skip_attention`` maps a model to a reason to leave App. F out (for
+    example when its ``context_length`` is not the length most tokens were trained at).
+    """
+    skip_attention = dict(skip_attention or {})
+    models = models.set_index("model", drop=False)
+    shapes = shapes.set_index("model", drop=False)
+    rows = []
+    for _, run in runs[runs["reported_flops"].notna()].iterrows():
+        model = models.loc[run["model"]]
+        reported = float(run["reported_flops"])
+        flops, why = six_nd(model)
+        full, note = None, why
+        if flops is not None:
+            if run["model"] in skip_attention:
+                note = skip_attention[run["model"]]
+            elif run["model"] not in shapes.index:
+                note = "no shape in architectures.csv"
+            else:
+                shape_row = shapes.loc[run["model"]]
+                lacking = [c for c in ("vocab_size", "context_length") if _missing(shape_row[c])]
+                if lacking:
+                    note = f"architectures.csv lacks {', '.join(lacking)}"
+                else:
+                    shape = Shape.from_row(shape_row.to_dict())
+                    per_token = compute.training_flops_per_token_chinchilla(
+                        shape, int(shape_row["context_length"])
+                    )
+                    full = per_token * float(model["train_tokens"])
+        tokens = None if _missing(model["train_tokens"]) else float(model["train_tokens"])
+        rows.append(
+            {
+                "run": run["run"],
+                "model": run["model"],
+                "reported": reported,
+                "6ND": flops,
+                "reported / 6ND": None if flops is None else reported / flops,
+                "N implied": None if tokens is None else reported / (6 * tokens),
+                "N nominal": float(model["params"]),
+                "App. F / 6ND": None if full is None else full / flops,
+                "hardware / 6ND": None if full is None else full * RECOMPUTE_FACTOR / flops,
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows).set_index("run")
+
+
+def chip_time(
+    runs: pd.DataFrame,
+    models: pd.DataFrame,
+    hardware: pd.DataFrame,
+    chip_for_run: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Chip time and implied utilisation of every run.
+
+    ``chip_hours`` and its basis come from :func:`run_chip_hours`; the peak from
+    :func:`dense_peak` of the run's chip (``chip_for_run`` names a hardware row for a run whose
+    ``chip`` cell is empty). ``MFU (6ND)`` = 6ND / (peak × chip-seconds), the model-FLOPs
+    utilisation averaged over the whole reported chip time (restarts and idle time included);
+    ``MFU (reported FLOPs)`` the same with the run's own FLOP count; ``HFU if recomputed`` =
+    MFU (6ND) × 8/6, the hardware-FLOPs utilisation had every forward pass been run twice.
+    ``missing`` says why a utilisation is empty.
+    """
+    chip_for_run = dict(chip_for_run or {})
+    models = models.set_index("model", drop=False)
+    hardware = hardware.set_index("chip", drop=False)
+    rows = []
+    for _, run in runs.iterrows():
+        chip = run["chip"] if not _missing(run["chip"]) else chip_for_run.get(run["run"])
+        days, days_basis = run_days(run)
+        hours, hours_basis = run_chip_hours(run)
+        peak = dense_peak(hardware.loc[chip]) if chip else None
+        flops, why = six_nd(models.loc[run["model"]])
+        reported = None if _missing(run["reported_flops"]) else float(run["reported_flops"])
+        mfu = mfu_rep = None
+        missing = []
+        if hours is None:
+            missing.append("no chip time")
+        if peak is None:
+            missing.append("no chip named" if not chip else f"no 16-bit peak for {chip}")
+        if hours is not None and peak is not None:
+            if flops is not None:
+                mfu = mfu_from_chip_hours(flops, hours, peak[0])
+            else:
+                missing.append(why)
+            if reported is not None:
+                mfu_rep = mfu_from_chip_hours(reported, hours, peak[0])
+        rows.append(
+            {
+                "run": run["run"],
+                "chip": chip,
+                "chips": None if _missing(run["chip_count"]) else int(run["chip_count"]),
+                "days": days,
+                "days basis": days_basis,
+                "chip-hours": hours,
+                "chip-hours basis": hours_basis,
+                "setup basis": None if _missing(run["setup_basis"]) else run["setup_basis"],
+                "peak column": None if peak is None else peak[1],
+                "peak TFLOP/s": None if peak is None else peak[0] / compute.TERA,
+                "6ND": flops,
+                "MFU (6ND)": mfu,
+                "MFU (reported FLOPs)": mfu_rep,
+                "HFU if recomputed": None if mfu is None else mfu * RECOMPUTE_FACTOR,
+                "missing": "; ".join(missing),
+            }
+        )
+    return pd.DataFrame(rows).set_index("run")
+
+
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
+def article_number(text: str) -> float:
+    """The first number in an article's cell: '10,000 32G V100' -> 10000, '4.30E+23' -> 4.3e23."""
+    match = _NUMBER.search(str(text))
+    if match is None:
+        raise ValueError(f"no number in {text!r}")
+    return float(match.group(0).replace(",", ""))
+
+
+def article_comparison(
+    claims: pd.DataFrame,
+    runs: pd.DataFrame,
+    models: pd.DataFrame,
+    hardware: pd.DataFrame,
+    location: str,
+    chip_keys: Mapping[str, str],
+) -> pd.DataFrame:
+    """The article's training-cost table (claims at ``location``), next to the catalog.
+
+    One row per claimed model, from the claims' ``hardware`` (chip count), ``flops`` and
+    ``days`` fields. ``chip_keys`` maps each model to the hardware row of the article's chip.
+    Derived columns: ``GPU-days`` = chips × days; ``TFLOP/s per GPU`` = article FLOPs /
+    (chips × days), the sustained rate the article's figures imply; ``MFU (6ND)`` and
+    ``MFU (article FLOPs)`` = FLOPs / (peak × chips × days) (compute.implied_mfu).
+    """
+    table = claims[claims["location"] == location]
+    models = models.set_index("model")
+    hardware = hardware.set_index("chip")
+    rows = []
+    for subject, group in table.groupby("subject", sort=False):
+        fields = group.set_index("field")
+        chips = article_number(fields.loc["hardware", "article_value"])
+        flops_article = article_number(fields.loc["flops", "article_value"])
+        days = article_number(fields.loc["days", "article_value"])
+        run = runs[runs["model"] == subject].iloc[0]
+        flops, _ = six_nd(models.loc[subject])
+        peak, column = dense_peak(hardware.loc[chip_keys[subject]])
+        secs = days * compute.SECONDS_PER_DAY
+        rows.append(
+            {
+                "model": subject,
+                "claims": ", ".join(group["claim"]),
+                "GPUs (article)": chips,
+                "chip": chip_keys[subject],
+                "days (article)": days,
+                "FLOPs (article)": flops_article,
+                "GPUs (run row)": None if _missing(run["chip_count"]) else int(run["chip_count"]),
+                "setup basis": run["setup_basis"],
+                "FLOPs (run row)": float(run["reported_flops"]),
+                "6ND": flops,
+                "article FLOPs / 6ND": flops_article / flops,
+                "GPU-days": chips * days,
+                "TFLOP/s per GPU": flops_article / (chips * secs) / compute.TERA,
+                "throughput in run row": run["throughput_tflops_per_chip"],
+                "peak column": column,
+                "peak TFLOP/s": peak / compute.TERA,
+                "MFU (6ND)": compute.implied_mfu(flops, int(chips), peak, secs),
+                "MFU (article FLOPs)": compute.implied_mfu(flops_article, int(chips), peak, secs),
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")
+
+
+def on_chip(
+    runs: pd.DataFrame,
+    models: pd.DataFrame,
+    chip: pd.Series,
+    chips: int,
+    mfu: float,
+) -> pd.DataFrame:
+    """Days each run would take on ``chips`` of the ``chip`` hardware row at utilisation ``mfu``.
+
+    FLOPs are the run's reported count where there is one, else 6ND (:func:`six_nd`); runs with
+    neither are left out (``flops basis`` says which was used). ``days`` = compute.seconds /
+    86,400 against the chip's :func:`dense_peak`; ``chip-hours`` = chips × that time;
+    ``original days`` is :func:`run_days` and ``original chip-hours`` :func:`run_chip_hours`;
+    ``chip-hours ratio`` = original chip-hours / new chip-hours.
+    """
+    peak, _ = dense_peak(chip)
+    models = models.set_index("model")
+    rows = []
+    for _, run in runs.iterrows():
+        if not _missing(run["reported_flops"]):
+            flops, basis = float(run["reported_flops"]), "reported"
+        else:
+            flops, _why = six_nd(models.loc[run["model"]])
+            basis = "6ND"
+            if flops is None:
+                continue
+        secs = compute.seconds(flops, chips, peak, mfu)
+        new_hours = compute.chip_hours(chips, secs)
+        old_days, _ = run_days(run)
+        old_hours, _ = run_chip_hours(run)
+        rows.append(
+            {
+                "run": run["run"],
+                "FLOPs": flops,
+                "flops basis": basis,
+                "days": secs / compute.SECONDS_PER_DAY,
+                "chip-hours": new_hours,
+                "original days": old_days,
+                "original chip-hours": old_hours,
+                "chip-hours ratio": None if old_hours is None else old_hours / new_hours,
+            }
+        )
+    return pd.DataFrame(rows).set_index("run")
+
+
+def _short(run: str) -> str:
+    return run.replace(" pre-training", "").replace(" training", "")
+
+
+def flops_ratio_figure(table: pd.DataFrame):
+    """Dot plot per run: reported FLOPs, Appendix F and hardware counts, each over 6ND."""
+    table = table[table["6ND"].notna()].sort_values("reported / 6ND")
+    labels = [_short(r) for r in table.index]
+    y = range(len(table))
+    fig, ax = plt.subplots()
+    ax.axvline(1, color=style.PALETTE[7], lw=0.8)
+    ax.axvline(RECOMPUTE_FACTOR, color=style.PALETTE[7], lw=0.8, ls="--")
+    series = (
+        ("reported / 6ND", "reported FLOPs", "o", style.PALETTE[0], True),
+        ("App. F / 6ND", "every matrix product (Chinchilla App. F)", "s", style.PALETTE[1], False),
+        ("hardware / 6ND", "App. F with recomputation (×8/6)", "^", style.PALETTE[5], False),
+    )
+    for column, label, marker, colour, filled in series:
+        values = table[column].astype(float)
+        ax.scatter(
+            values,
+            list(y),
+            marker=marker,
+            s=55 if filled else 45,
+            facecolors=colour if filled else "white",
+            edgecolors=colour,
+            linewidths=1.5,
+            label=label,
+            zorder=3,
+        )
+    ax.set_yticks(list(y), labels)
+    ax.set_xlabel("FLOPs divided by 6ND (solid line: 6ND; dashed: 8ND)")
+    ax.margins(y=0.15)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def mfu_figure(table: pd.DataFrame):
+    """Horizontal bars: implied MFU (6ND) per run; hollow markers: MFU from reported FLOPs."""
+    rows = table[table["MFU (6ND)"].notna() | table["MFU (reported FLOPs)"].notna()]
+    rows = rows.assign(_order=rows["MFU (6ND)"].fillna(rows["MFU (reported FLOPs)"]))
+    rows = rows.sort_values("_order")
+    chips = list(dict.fromkeys(rows["chip"]))
+    colours = dict(zip(chips, style.PALETTE, strict=False))
+    y = list(range(len(rows)))
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 4.8))
+    bars = rows["MFU (6ND)"].astype(float).fillna(0) * 100
+    ax.barh(y, bars, color=[colours[c] for c in rows["chip"]], height=0.6, zorder=2)
+    reported = rows["MFU (reported FLOPs)"].astype(float) * 100
+    ax.scatter(
+        reported,
+        y,
+        marker="D",
+        facecolors="white",
+        edgecolors=style.PALETTE[7],
+        s=30,
+        zorder=3,
+        label="from the run's reported FLOPs",
+    )
+    ax.set_yticks(y, [_short(r) for r in rows.index])
+    ax.set_xlabel("implied model-FLOPs utilisation over the whole chip time (%)")
+    ax.set_xlim(0, 100)
+    handles = [Patch(color=colours[c], label=f"6ND on {c}") for c in chips]
+    handles.append(ax.collections[-1])
+    ax.legend(handles=handles, loc="lower right", fontsize=8)
+    return fig
+
+
+def on_chip_figure(table: pd.DataFrame, chip_name: str, chips: int, mfu: float):
+    """Log-scale bars: days on ``chips`` × ``chip_name`` at ``mfu``; dots: original days."""
+    rows = table.sort_values("days")
+    y = list(range(len(rows)))
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 5.0))
+    ax.barh(
+        y,
+        rows["days"].astype(float),
+        color=style.PALETTE[0],
+        height=0.6,
+        zorder=2,
+        label=f"{chips:,} {chip_name} at {mfu:.0%} MFU",
+    )
+    original = rows["original days"].astype(float)
+    ax.scatter(
+        original,
+        y,
+        marker="o",
+        color=style.PALETTE[1],
+        edgecolors=style.PALETTE[7],
+        s=35,
+        zorder=3,
+        label="the original run (wall-clock days)",
+    )
+    ax.set_xscale("log")
+    ax.set_yticks(y, [_short(r) for r in rows.index])
+    ax.set_xlabel("training days (log scale)")
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def sci(value: float, digits: int = 3) -> str:
+    """A number in scientific notation for prose: sci(4.3e23) -> '4.30×10²³' (``digits`` kept)."""
+    mantissa, exponent = f"{float(value):.{digits - 1}e}".split("e")
+    return f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPTS)}"
+
+
+def formatted(frame: pd.DataFrame, formats: Mapping[str, str]) -> pd.DataFrame:
+    """Cells as text for a plain table: ``formats`` maps a column to a format spec ('.1%',
+    ',.0f', 'sci' for :func:`sci`); other columns as text; a missing value as an empty cell."""
+    out = pd.DataFrame(index=frame.index)
+    for name, column in frame.items():
+        spec = formats.get(name)
+        cells = []
+        for value in column:
+            if _missing(value):
+                cells.append("")
+            elif spec == "sci":
+                cells.append(sci(value))
+            elif spec:
+                cells.append(format(float(value), spec))
+            else:
+                cells.append(str(value))
+        out[name] = cells
+    return out

@@ -1,0 +1,216 @@
+"""llmbook.cost_views: chip time, utilisation and FLOP counts, on hand-made rows and the data."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from llmbook import catalog, compute  # noqa: E402
+from llmbook import cost_views as cv  # noqa: E402
+
+OPT_TABLE = "text: OPT vs GPT-3 table"
+ARTICLE_CHIPS = {"OPT-175B": "A100 80GB", "GPT-3 175B": "V100 32GB"}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return {
+        name: catalog.load(name)
+        for name in ("training_runs", "models", "architectures", "hardware", "claims")
+    }
+
+
+def _run(**cells) -> pd.Series:
+    base = {
+        "run": "R",
+        "model": "M",
+        "chip": pd.NA,
+        "chip_count": pd.NA,
+        "days": pd.NA,
+        "chip_hours": pd.NA,
+        "setup_basis": pd.NA,
+        "reported_flops": pd.NA,
+        "start": pd.NaT,
+        "end": pd.NaT,
+    }
+    return pd.Series({**base, **cells})
+
+
+def test_dense_peak_prefers_bf16_and_falls_back_to_fp16():
+    assert cv.dense_peak(pd.Series({"bf16_tflops_dense": 312.0, "fp16_tflops_dense": 312.0})) == (
+        312e12,
+        "bf16_tflops_dense",
+    )
+    assert cv.dense_peak(pd.Series({"bf16_tflops_dense": pd.NA, "fp16_tflops_dense": 125.0})) == (
+        125e12,
+        "fp16_tflops_dense",
+    )
+    assert (
+        cv.dense_peak(pd.Series({"bf16_tflops_dense": pd.NA, "fp16_tflops_dense": pd.NA})) is None
+    )
+
+
+def test_v100_peak_comes_from_the_fp16_column(data):
+    hardware = data["hardware"].set_index("chip")
+    for chip in ("V100 16GB", "V100 32GB"):
+        assert cv.dense_peak(hardware.loc[chip]) == (125e12, "fp16_tflops_dense")
+
+
+def test_six_nd_and_the_models_it_refuses():
+    dense = pd.Series({"params": 7e9, "train_tokens": 1e12, "moe": False, "architecture": "x"})
+    assert cv.six_nd(dense) == (6 * 7e9 * 1e12, "")
+    assert cv.six_nd(dense.copy().replace({7e9: pd.NA}))[0] is None
+    moe = dense.copy()
+    moe["moe"] = True
+    assert "active" in cv.six_nd(moe)[1]
+    encdec = dense.copy()
+    encdec["architecture"] = "encoder-decoder"
+    assert cv.six_nd(encdec)[0] is None
+
+
+def test_days_from_cells_or_dates():
+    assert cv.run_days(_run(days=21.0)) == (21.0, "days")
+    dated = _run(start=pd.Timestamp("2022-05-06"), end=pd.Timestamp("2022-07-03"))
+    assert cv.run_days(dated) == (58.0, "dates")
+    assert cv.run_days(_run()) == (None, "")
+
+
+def test_chip_hours_prefer_the_reported_cell():
+    assert cv.run_chip_hours(_run(chip_hours=100.0, chip_count=8, days=1.0)) == (
+        100.0,
+        "reported",
+    )
+    assert cv.run_chip_hours(_run(chip_count=8, days=2.0)) == (8 * 48.0, "chips × days")
+    assert cv.run_chip_hours(_run(chip_count=8)) == (None, "")
+
+
+def test_mfu_from_chip_hours_is_implied_mfu():
+    # 1e20 FLOPs in 100 chip-hours at 1e14 FLOP/s peak: 1e20 / (1e14 * 360000) = 0.2778.
+    assert cv.mfu_from_chip_hours(1e20, 100, 1e14) == pytest.approx(1e20 / (1e14 * 360_000))
+    assert cv.mfu_from_chip_hours(1e20, 100, 1e14) == pytest.approx(
+        compute.implied_mfu(1e20, 10, 1e14, 10 * 3600)
+    )
+
+
+def test_llama65b_utilisation_from_reported_gpu_hours(data):
+    # Touvron et al. 2023: 1,022,362 A100-hours for 6 x 65.2e9 x 1.4e12 FLOPs: about 47.7% of
+    # the 312 TFLOP/s BF16 peak, close to the throughput-based 47% of the formulas appendix.
+    table = cv.chip_time(data["training_runs"], data["models"], data["hardware"])
+    row = table.loc["LLaMA-65B pre-training"]
+    assert row["chip-hours basis"] == "reported"
+    assert row["MFU (6ND)"] == pytest.approx(6 * 65.2e9 * 1.4e12 / (312e12 * 1022362 * 3600))
+    assert row["HFU if recomputed"] == pytest.approx(row["MFU (6ND)"] * 8 / 6)
+
+
+def test_chip_time_names_what_is_missing(data):
+    table = cv.chip_time(
+        data["training_runs"],
+        data["models"],
+        data["hardware"],
+        {"GPT-3 175B pre-training": "V100 32GB"},
+    )
+    assert table.loc["GPT-3 175B pre-training", "chip"] == "V100 32GB"
+    assert table.loc["GPT-3 175B pre-training", "chip-hours basis"] == "chips × days"
+    assert "no chip time" in table.loc["OPT-175B pre-training", "missing"]
+    assert "H800" in table.loc["DeepSeek-V3 training", "missing"]
+    # LaMDA's FLOPs were computed by its authors from utilisation: the check is circular.
+    assert table.loc["LaMDA 137B pre-training", "MFU (reported FLOPs)"] == pytest.approx(
+        0.565, abs=0.001
+    )
+
+
+def test_opt_logbook_flops_match_hardware_flops_with_attention(data):
+    table = cv.flops_comparison(data["training_runs"], data["models"], data["architectures"])
+    opt = table.loc["OPT-175B pre-training"]
+    assert opt["reported / 6ND"] == pytest.approx(4.30e23 / 3.15e23)
+    assert opt["hardware / 6ND"] == pytest.approx(opt["reported / 6ND"], rel=0.01)
+    gpt3 = table.loc["GPT-3 175B pre-training"]
+    assert gpt3["N implied"] == pytest.approx(174.4e9, rel=0.001)
+    assert pd.isna(gpt3["App. F / 6ND"])  # no vocabulary in architectures.csv
+
+
+def test_skip_attention_leaves_a_reason(data):
+    table = cv.flops_comparison(
+        data["training_runs"],
+        data["models"],
+        data["architectures"],
+        {"Llama-3.1-405B": "context is the extension length"},
+    )
+    row = table.loc["Llama-3.1-405B pre-training"]
+    assert pd.isna(row["App. F / 6ND"]) and row["note"] == "context is the extension length"
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("1024 80G A100", 1024), ("10,000 32G V100", 10_000), ("4.30E+23", 4.3e23), ("14.8", 14.8)],
+)
+def test_article_number(text, value):
+    assert cv.article_number(text) == value
+
+
+def test_article_number_refuses_text_without_a_number():
+    with pytest.raises(ValueError, match="no number"):
+        cv.article_number("not stated")
+
+
+def test_article_table_implies_opts_147_tflops(data):
+    table = cv.article_comparison(
+        data["claims"],
+        data["training_runs"],
+        data["models"],
+        data["hardware"],
+        OPT_TABLE,
+        ARTICLE_CHIPS,
+    )
+    assert list(table.index) == ["OPT-175B", "GPT-3 175B"]
+    # Zhang et al. 2022 §2.4: up to 147 TFLOP/s per GPU; the logbook's FLOPs / (1024 x 33 days).
+    assert table.loc["OPT-175B", "TFLOP/s per GPU"] == pytest.approx(147, rel=0.01)
+    assert table.loc["OPT-175B", "6ND"] == table.loc["GPT-3 175B", "6ND"]
+    assert table.loc["GPT-3 175B", "MFU (6ND)"] == pytest.approx(
+        3.15e23 / (10_000 * 125e12 * 14.8 * 86_400)
+    )
+
+
+def test_on_chip_days(data):
+    hardware = data["hardware"].set_index("chip")
+    table = cv.on_chip(
+        data["training_runs"], data["models"], hardware.loc["H100 SXM"], chips=1024, mfu=0.4
+    )
+    gpt3 = table.loc["GPT-3 175B pre-training"]
+    assert gpt3["flops basis"] == "reported"
+    assert gpt3["days"] == pytest.approx(3.14e23 / (1024 * 989.5e12 * 0.4) / 86_400)
+    assert "DeepSeek-V3 training" not in table.index  # MoE: neither reported FLOPs nor 6ND
+    assert table.loc["GLM-130B pre-training", "flops basis"] == "6ND"
+
+
+def test_figures_draw_one_row_per_run(data):
+    runs, models, hardware = data["training_runs"], data["models"], data["hardware"]
+    flops = cv.flops_comparison(runs, models, data["architectures"])
+    fig = cv.flops_ratio_figure(flops)
+    assert len(fig.axes[0].get_yticks()) == flops["6ND"].notna().sum()
+    plt.close(fig)
+    time = cv.chip_time(runs, models, hardware)
+    fig = cv.mfu_figure(time)
+    drawn = (time["MFU (6ND)"].notna() | time["MFU (reported FLOPs)"].notna()).sum()
+    assert len(fig.axes[0].get_yticks()) == drawn
+    plt.close(fig)
+    today = cv.on_chip(runs, models, hardware.set_index("chip").loc["H100 SXM"], 1024, 0.4)
+    fig = cv.on_chip_figure(today, "H100 SXM", 1024, 0.4)
+    assert fig.axes[0].get_xscale() == "log"
+    plt.close(fig)
+
+
+def test_sci_and_formatted():
+    assert cv.sci(4.3e23) == "4.30×10²³"
+    assert cv.sci(3.14e-5, 2) == "3.1×10⁻⁵"
+    frame = pd.DataFrame({"a": [0.3456, None], "b": [1e23, 2e24], "c": ["x", pd.NA]})
+    out = cv.formatted(frame, {"a": ".1%", "b": "sci"})
+    assert out.to_dict("list") == {
+        "a": ["34.6%", ""],
+        "b": ["1.00×10²³", "2.00×10²⁴"],
+        "c": ["x", ""],
+    }
