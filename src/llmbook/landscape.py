@@ -249,7 +249,14 @@ def lineage_figure(models: pd.DataFrame):
     """
     edges = lineage(models)
     released = models.set_index("model")["released"]
-    bases = sorted(set(edges["base"]), key=lambda m: (released.get(m), m))
+
+    def by_release(model: str) -> tuple:
+        # NaT compares False with everything, so an unknown date would make the order depend
+        # on set iteration (string hashing is salted per process): put unknown dates last.
+        date = released.get(model)
+        return (pd.isna(date), date if not pd.isna(date) else pd.Timestamp(0), model)
+
+    bases = sorted(set(edges["base"]), key=by_release)
     base_rank = {m: i for i, m in enumerate(bases)}
     first_base = edges.groupby("derived")["base"].first()
     derived = sorted(set(edges["derived"]), key=lambda m: (base_rank[first_base[m]], m))
