@@ -45,6 +45,7 @@ IGNORE = shutil.ignore_patterns(
     "_build", ".venv", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info",
     ".hypothesis", "test-artifacts",
 )  # fmt: skip
+REPOSITORY_VARIABLES = ("GITHUB_REPOSITORY", "LLMBOOK_REPOSITORY")
 #: The no-change rebuild budget of GUIDE §6.
 NO_CHANGE_REBUILD_SECONDS = 5.0
 
@@ -59,10 +60,12 @@ def jb_build(
     book: Path, env: dict | None = None, prefix: tuple = ()
 ) -> subprocess.CompletedProcess:
     """The README's build command, run in ``book``."""
+    # The repository buttons follow GITHUB_REPOSITORY in GitHub Actions: tests set it themselves.
+    base = {k: v for k, v in os.environ.items() if k not in REPOSITORY_VARIABLES}
     return subprocess.run(
         [*prefix, str(JB), "build", "-W", "-n", "--keep-going", "."],
         cwd=book, capture_output=True, text=True, timeout=900,
-        env={**os.environ, **(env or {})},
+        env={**base, **(env or {})},
     )  # fmt: skip
 
 

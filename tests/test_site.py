@@ -41,10 +41,16 @@ NOT_REPRODUCIBLE = {"book/appendix/build-status.html"}
 
 
 def find_or_install_chromium() -> str:
-    """Debian's chromium: found, or installed with apt-get when we are root; else a failure."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
+    """A Chromium-family browser: $LLMBOOK_CHROMIUM, one on the PATH (Debian's chromium, or the
+    Google Chrome that GitHub's runners carry), or Debian's installed with apt-get when we are
+    root; else a failure that says how to install it."""
+    override = os.environ.get("LLMBOOK_CHROMIUM")
+    if override:
+        return override
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         for command in (
             ["apt-get", "update", "-qq"],
