@@ -185,22 +185,25 @@ def encode(segments: list[Segment], tokenizer) -> tuple[np.ndarray, np.ndarray]:
     """Token ids of the rendered text and the loss mask (True where the loss is computed).
 
     The whole text is tokenized once (special-token strings become their ids where the
-    vocabulary has them). The mask is found the way Alpaca's ``train.py`` finds the prompt
-    length, generalised to several segments: the prefix of the text that ends where segment
-    ``k`` ends is tokenized, and its length ``n_k`` marks the end of segment ``k``'s tokens;
-    tokens ``n_{k-1}..n_k`` take segment ``k``'s ``trainable`` flag. (A token that straddles
-    a boundary goes to the segment where it ends.)
+    vocabulary has them), so the ids are what the model sees. Each token's span of
+    characters is found by decoding the ids up to it; a token is trained if its span overlaps
+    a trainable segment. So a byte-level BPE token " Hi", whose space belongs to the template
+    " ASSISTANT: " and whose letters to the reply, is trained: the model must learn to emit it.
+    (Tokenizing the prompt alone and masking that many tokens, as Alpaca's ``train.py`` does,
+    would mask it, because the prompt alone ends in a separate space token.)
     """
     text = to_text(segments)
     ids = np.asarray(tokenizer.encode(text, special=True), dtype=np.int64)
+    bounds = np.cumsum([0] + [len(s.text) for s in segments])
+    trainable = [
+        (int(bounds[k]), int(bounds[k + 1])) for k, s in enumerate(segments) if s.trainable
+    ]
     mask = np.zeros(len(ids), dtype=bool)
-    start, end_chars = 0, 0
-    for segment in segments:
-        end_chars += len(segment.text)
-        end = len(ids) if end_chars == len(text) else len(tokenizer.encode(text[:end_chars], special=True))
-        end = min(max(end, start), len(ids))
-        mask[start:end] = segment.trainable
-        start = end
+    start = 0
+    for i in range(len(ids)):
+        end = len(tokenizer.decode(ids[: i + 1].tolist()))
+        mask[i] = any(start < b and a < max(end, start + 1) for a, b in trainable)
+        start = max(start, end)
     return ids, mask
 
 
