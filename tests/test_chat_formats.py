@@ -11,11 +11,11 @@ ONE = [("user", "Hello!"), ("assistant", "Hi.")]
 TWO = [*ONE, ("user", "How are you?"), ("assistant", "I am good.")]
 
 
-def test_alpaca_matches_the_readme_prompt():
+def test_alpaca_matches_train_py_prompt():
     text = cf.to_text(cf.render(ONE, "alpaca"))
     assert text == (
         "Below is an instruction that describes a task. Write a response that appropriately "
-        "completes the request.\n\n### Instruction:\nHello!\n\n### Response:\nHi.</s>"
+        "completes the request.\n\n### Instruction:\nHello!\n\n### Response:Hi.</s>"
     )
     with pytest.raises(ValueError, match="single-turn"):
         cf.render(TWO, "alpaca")

@@ -8,10 +8,12 @@ the rendered text and returns the ids with the loss mask.
 
 The templates, and where each comes from:
 
-- ``alpaca``: the two prompts of the Stanford Alpaca README ("We used the following prompts
-  for fine-tuning"), the no-input one here; the response is followed by the end-of-sequence
-  token, as Alpaca's ``train.py`` appends ``tokenizer.eos_token`` to every target. Single-turn
-  only.
+- ``alpaca``: the no-input prompt of Stanford Alpaca's ``train.py`` (``PROMPT_DICT``, the
+  prompt the README lists under "We used the following prompts for fine-tuning"); the response
+  follows "### Response:" directly (the README prints it on a new line; ``train.py``
+  concatenates prompt and target with nothing between) and is followed by the
+  end-of-sequence token, as ``train.py`` appends ``tokenizer.eos_token`` to every target.
+  Single-turn only.
 - ``vicuna``: FastChat's ``vicuna_v1.1`` template (``fastchat/conversation.py``, separator
   style ``ADD_COLON_TWO``, ``sep=" "``, ``sep2="</s>"``, roles ``USER``/``ASSISTANT``), with
   its system message; FastChat's ``docs/weights_version.md`` shows the same layout.
@@ -113,7 +115,7 @@ def render(conversation: list[tuple[str, str]], fmt: str) -> list[Segment]:
         return [
             t(f"{ALPACA_PREAMBLE}\n\n### Instruction:\n", "template"),
             t(query, "user"),
-            t("\n\n### Response:\n", "template"),
+            t("\n\n### Response:", "template"),
             t(reply, "assistant", True),
             t(LLAMA_EOS, "template", True),
         ]

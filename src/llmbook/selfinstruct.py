@@ -246,8 +246,8 @@ _PUNCT = set(string.punctuation) | set("，。、；：？！“”‘’（）�
 
 def first_word(instruction: str) -> str:
     """The first word: lower-cased first whitespace word for English (punctuation stripped),
-    the first jieba word for Chinese. Self-Instruct's Figure 2 uses the root verb from a
-    constituency parser; the first word is a parser-free stand-in (instructions are mostly
+    the first jieba word for Chinese. Self-Instruct's Figure 2 uses the root verb, found with a
+    parser; the first word is a parser-free stand-in (instructions are mostly
     imperative, so it is usually the verb, or a politeness word such as please / 请)."""
     text = instruction.strip()
     if text and is_cjk(text[0]):
