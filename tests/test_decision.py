@@ -165,3 +165,17 @@ def test_only_size_is_on_a_log_scale_and_every_absolute_scale_is_bounded():
         assert c.better in ("higher", "lower"), c
         if c.bounds is not None:
             assert isinstance(c.bounds, tuple) and len(c.bounds) == 2, c
+
+
+def test_the_vectorised_sweep_equals_scoring_each_weighting_one_by_one():
+    n = matrix()
+    weights = {"quality": 0.5, "cost": 0.3, "size": 0.2}
+    shares = np.linspace(0, 1, 11)
+    for policy in decision.MISSING_POLICIES:
+        table = decision.vary_weight(n, weights, "cost", shares, policy)
+        for share in shares:
+            w = {"quality": (1 - share) * 0.5 / 0.7, "size": (1 - share) * 0.2 / 0.7}
+            w["cost"] = share
+            one = decision.scores(n, w, policy)
+            assert np.allclose(table.loc[share, list(n.index)].to_numpy(float), one.to_numpy())
+            assert table.loc[share, "winner"] == decision.winner(n, w, policy)

@@ -58,6 +58,9 @@ COMMERCIAL_USE_SCORE: dict[str, float] = {
 }
 
 MISSING_POLICIES = ("worst", "skip", "mean")
+#: Scores equal to this many decimals are a tie (sums in a different order differ in the last
+#: bits); a tie goes to the first name in alphabetical order.
+TIE_DECIMALS = 12
 
 
 @dataclass(frozen=True)
@@ -288,13 +291,61 @@ def scores(
 def ranking(normalised: pd.DataFrame, weights: dict[str, float], missing: str = "worst"):
     """Candidates sorted by score, best first (ties broken by name)."""
     s = scores(normalised, weights, missing)
-    frame = pd.DataFrame({"score": s.to_numpy(), "name": s.index.astype(str)}, index=s.index)
-    return frame.sort_values(["score", "name"], ascending=[False, True], kind="stable")["score"]
+    frame = pd.DataFrame(
+        {
+            "score": s.to_numpy(),
+            "key": s.round(TIE_DECIMALS).to_numpy(),
+            "name": s.index.astype(str),
+        },
+        index=s.index,
+    )
+    return frame.sort_values(["key", "name"], ascending=[False, True], kind="stable")["score"]
 
 
 def winner(normalised: pd.DataFrame, weights: dict[str, float], missing: str = "worst") -> str:
     """The best-ranked candidate."""
     return str(ranking(normalised, weights, missing).index[0])
+
+
+def _filled(normalised: pd.DataFrame, names: list[str], missing: str) -> np.ndarray:
+    """The candidates × criteria matrix with gaps treated per ``missing`` (NaN kept for skip)."""
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing must be one of {MISSING_POLICIES}, got {missing!r}")
+    x = normalised[names].astype(float)
+    if missing == "worst":
+        x = x.fillna(0.0)
+    elif missing == "mean":
+        x = x.fillna(x.mean()).fillna(0.0)
+    return x.to_numpy()
+
+
+def _score_rows(values: np.ndarray, weight_rows: np.ndarray) -> np.ndarray:
+    """Scores for many weightings at once: (weightings × criteria) → (weightings × candidates).
+
+    Equals :func:`scores` row by row: a NaN value drops out with its weight (policy "skip")."""
+    known = ~np.isnan(values)
+    totals = weight_rows @ np.nan_to_num(values).T
+    weight_known = weight_rows @ known.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return totals / np.where(weight_known > 0, weight_known, np.nan)
+
+
+def _winners(index: pd.Index, s: np.ndarray) -> np.ndarray:
+    """Index of the best candidate per row of ``s``; ties go to the first name alphabetically,
+    as in :func:`ranking`."""
+    order = np.argsort(index.astype(str).to_numpy(), kind="stable")
+    s = np.round(np.nan_to_num(s, nan=-np.inf), TIE_DECIMALS)
+    return order[np.argmax(s[:, order], axis=1)]
+
+
+def _share_grid(weights: dict[str, float], criterion: str, shares: np.ndarray) -> np.ndarray:
+    """Weight rows in which ``criterion`` takes each share and the others keep proportions."""
+    names = list(weights)
+    others = np.array([0.0 if n == criterion else float(weights[n]) for n in names])
+    rest = others.sum()
+    rows = np.outer(1 - shares, others / rest) if rest else np.zeros((len(shares), len(names)))
+    rows[:, names.index(criterion)] = shares
+    return rows
 
 
 def vary_weight(
@@ -309,18 +360,12 @@ def vary_weight(
     The other weights keep their proportions and share the rest. One row per share, one column
     per candidate, plus the ``winner``.
     """
-    others = {k: v for k, v in weights.items() if k != criterion and v > 0}
-    rest = sum(others.values())
-    rows = []
-    for share in shares:
-        w = {k: (1 - share) * v / rest for k, v in others.items()} if rest else {}
-        w[criterion] = float(share)
-        s = scores(normalised, w, missing)
-        row = s.to_dict()
-        row["share"] = float(share)
-        row["winner"] = str(ranking(normalised, w, missing).index[0])
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("share")
+    names = list(weights)
+    shares = np.asarray(shares, dtype=float)
+    s = _score_rows(_filled(normalised, names, missing), _share_grid(weights, criterion, shares))
+    table = pd.DataFrame(s, index=pd.Index(shares, name="share"), columns=normalised.index)
+    table["winner"] = normalised.index.to_numpy()[_winners(normalised.index, s)]
+    return table
 
 
 def switch_points(
@@ -342,8 +387,7 @@ def switch_points(
     rows = []
     for c in weights:
         stated = weights[c] / total
-        table = vary_weight(normalised, weights, c, grid, missing)
-        winners = table["winner"].to_numpy()
+        winners = vary_weight(normalised, weights, c, grid, missing)["winner"].to_numpy()
         at = int(np.argmin(np.abs(grid - stated)))
         lo = at
         while lo > 0 and winners[lo - 1] == base:
@@ -377,25 +421,11 @@ def random_weights(
 ) -> pd.Series:
     """Share of ``draws`` uniformly random weightings (flat Dirichlet over ``names``) that each
     candidate wins: how much of the space of weightings each candidate owns."""
-    x = normalised[names].astype(float)
-    if missing == "worst":
-        x = x.fillna(0.0)
-    elif missing == "mean":
-        x = x.fillna(x.mean()).fillna(0.0)
     w = rng.dirichlet(np.ones(len(names)), size=draws)
-    values = x.to_numpy()
-    known = ~np.isnan(values)
-    filled = np.nan_to_num(values)
-    totals = w @ filled.T
-    weight_known = w @ known.T
-    s = totals / np.where(weight_known > 0, weight_known, np.nan)
-    s = np.nan_to_num(s, nan=-1.0)
-    # Ties go to the first candidate in alphabetical order, as in ranking().
-    order = np.argsort(x.index.to_numpy())
-    best = order[np.argmax(s[:, order], axis=1)]
-    counts = np.bincount(best, minlength=len(x))
-    return pd.Series(counts / draws, index=x.index, name="share_of_wins").sort_values(
-        ascending=False
+    best = _winners(normalised.index, _score_rows(_filled(normalised, names, missing), w))
+    counts = np.bincount(best, minlength=len(normalised))
+    return pd.Series(counts / draws, index=normalised.index, name="share_of_wins").sort_values(
+        ascending=False, kind="stable"
     )
 
 
