@@ -21,6 +21,7 @@ because π* makes the reward r(y) = β log(π*(y)/π_ref(y)) + β log Z.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import numpy as np
@@ -331,7 +332,23 @@ def score_responses(model, prompt: str, responses: list[str]) -> dict[str, np.nd
     key/value cache copied for each response. ``features`` is the mean of the final-norm hidden
     states over the response's tokens (a reward-model head reads such a vector).
     Returns ``logprob`` (nats), ``tokens`` (response tokens incl. the stop) and ``features``.
+
+    The matrices of a short continuation are small, so the BLAS runs on one thread here: two
+    threads gain little on an idle machine and lose several times over on a busy one.
     """
+    with _one_blas_thread():
+        return _score_responses(model, prompt, responses)
+
+
+def _one_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with the book's requirements
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def _score_responses(model, prompt: str, responses: list[str]) -> dict[str, np.ndarray]:
     from llmbook import smollm
 
     ids = model.encode(smollm.chat_prompt([{"role": "user", "content": prompt}]))
