@@ -19,12 +19,25 @@ stochastic gradient steps of size ``k`` instead of by maximum likelihood.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 #: Elo's scale: a 400-point gap means odds of 10 to 1 (Elo 1978).
 ELO_SCALE = 400.0
 #: Logistic units per Elo point: r = R · ln(10) / 400.
 ELO_TO_LOGIT = np.log(10.0) / ELO_SCALE
+
+
+def one_blas_thread():
+    """A context that runs numpy's BLAS on one thread. The matrices here are small (at most a
+    few hundred rows), so a second thread gains little on an idle machine and, on a busy one,
+    makes every product wait for a core: several times slower, not faster."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with the book's requirements
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
 
 
 def sigmoid(z):
@@ -114,6 +127,13 @@ def fit_linear(
         raise ValueError("features must be 2-D arrays (pairs, features)")
     if l2 <= 0:
         raise ValueError("l2 must be positive")
+    with one_blas_thread():
+        if d.shape[0] < d.shape[1]:
+            return d.T @ _fit_linear_dual(d, l2, steps, tol)
+        return _fit_linear_primal(d, l2, steps, tol)
+
+
+def _fit_linear_primal(d: np.ndarray, l2: float, steps: int, tol: float) -> np.ndarray:
     w = np.zeros(d.shape[1])
     for _ in range(steps):
         z = d @ w
@@ -125,6 +145,23 @@ def fit_linear(
         if np.max(np.abs(step)) < tol:
             break
     return w
+
+
+def _fit_linear_dual(d: np.ndarray, l2: float, steps: int, tol: float) -> np.ndarray:
+    """The same fit with fewer pairs than features: the optimum lies in the span of the
+    differences, w = dᵀα, so Newton runs on α (pairs × pairs) with the Gram matrix K = d dᵀ.
+    The stationarity condition K[(1 − p) − l2·α] = 0 holds when (1 − p) = l2·α, whose Newton
+    step solves (diag(p(1 − p))·K + l2·I)·Δ = (1 − p) − l2·α."""
+    gram = d @ d.T
+    alpha = np.zeros(d.shape[0])
+    for _ in range(steps):
+        p = sigmoid(gram @ alpha)
+        rhs = (1 - p) - l2 * alpha
+        step = np.linalg.solve((p * (1 - p))[:, None] * gram + l2 * np.eye(len(alpha)), rhs)
+        alpha = alpha + step
+        if np.max(np.abs(step)) < tol:
+            break
+    return alpha
 
 
 def accuracy(scores, winners, losers) -> float:
@@ -190,3 +227,36 @@ def simulate_comparisons(
     b = (a + rng.integers(1, r.size, n_pairs)) % r.size  # distinct from a
     a_wins = rng.random(n_pairs) < sigmoid(r[a] - r[b])
     return np.where(a_wins, a, b), np.where(a_wins, b, a)
+
+
+def pairs_from_grades(groups, grades) -> tuple[np.ndarray, np.ndarray]:
+    """Every ordered pair (i, j) within a group with grade_i > grade_j, as (winners, losers)
+    index arrays: a ranking of K responses gives up to K(K−1)/2 comparisons, as InstructGPT
+    trains on all comparisons of a ranked prompt (Ouyang et al. 2022, §3.5). Ties give none."""
+    g = np.asarray(groups)
+    s = np.asarray(grades, dtype=float)
+    same = g[:, None] == g[None, :]
+    winners, losers = np.nonzero(same & (s[:, None] > s[None, :]))
+    return winners, losers
+
+
+def held_out_linear_rewards(
+    features, winners, losers, groups, l2: float
+) -> tuple[np.ndarray, dict[object, float]]:
+    """Leave-one-group-out linear reward model: for each group (prompt), fit
+    :func:`fit_linear` on the pairs of all other groups (features standardised on all items)
+    and score that group's items. Returns the held-out reward of every item and the held-out
+    pairwise accuracy per group."""
+    x = np.asarray(features, dtype=float)
+    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-8)
+    g = np.asarray(groups)
+    w_idx, l_idx = np.asarray(winners), np.asarray(losers)
+    rewards = np.full(len(x), np.nan)
+    acc: dict[object, float] = {}
+    for group in dict.fromkeys(g.tolist()):
+        test_pair = g[w_idx] == group
+        weights = fit_linear(x[w_idx[~test_pair]], x[l_idx[~test_pair]], l2=l2)
+        items = g == group
+        rewards[items] = x[items] @ weights
+        acc[group] = accuracy(rewards, w_idx[test_pair], l_idx[test_pair])
+    return rewards, acc

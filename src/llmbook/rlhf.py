@@ -21,12 +21,11 @@ because π* makes the reward r(y) = β log(π*(y)/π_ref(y)) + β log Z.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 
 import numpy as np
 
-from llmbook.preference import log_sigmoid, sigmoid
+from llmbook.preference import log_sigmoid, one_blas_thread, sigmoid
 
 # ----------------------------------------------------------------------------------------------
 # Categorical distributions
@@ -336,16 +335,32 @@ def score_responses(model, prompt: str, responses: list[str]) -> dict[str, np.nd
     The matrices of a short continuation are small, so the BLAS runs on one thread here: two
     threads gain little on an idle machine and lose several times over on a busy one.
     """
-    with _one_blas_thread():
+    with one_blas_thread():
         return _score_responses(model, prompt, responses)
 
 
-def _one_blas_thread():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with the book's requirements
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
+def score_table(model, responses) -> dict[str, np.ndarray]:
+    """:func:`score_responses` for a table with columns ``prompt_id``, ``prompt`` and ``text``
+    (the ``rlhf_responses`` data), prompt by prompt; arrays in the table's row order."""
+    parts = []
+    order = []
+    for _, group in responses.groupby("prompt_id", sort=False):
+        parts.append(score_responses(model, str(group["prompt"].iloc[0]), list(group["text"])))
+        order.extend(group.index)
+    position = np.argsort(np.array([responses.index.get_loc(i) for i in order]))
+    return {key: np.concatenate([p[key] for p in parts])[position] for key in parts[0]}
+
+
+def reference_policy(logprob, groups) -> np.ndarray:
+    """π_ref over each group's finite set of responses: exp(log π(y|x)) renormalised within the
+    group (the model's probability of each response, given that it answers with one of them)."""
+    lp = np.asarray(logprob, dtype=float)
+    g = np.asarray(groups)
+    out = np.empty_like(lp)
+    for group in dict.fromkeys(g.tolist()):
+        items = g == group
+        out[items] = softmax(lp[items])
+    return out
 
 
 def _score_responses(model, prompt: str, responses: list[str]) -> dict[str, np.ndarray]:

@@ -1,0 +1,71 @@
+"""Figures of Part 5 (RLHF): reward models, the KL-regularised optimum, PPO, best-of-n, cost.
+
+Each function takes computed arrays (never data files) and returns a matplotlib Figure drawn in
+the house style (:func:`llmbook.style.use` must have been called).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from llmbook.style import FIGURE_WIDTH_INCHES, PALETTE
+
+
+def _wide(height: float = 0.42, cols: int = 2):
+    return plt.subplots(1, cols, figsize=(FIGURE_WIDTH_INCHES, FIGURE_WIDTH_INCHES * height))
+
+
+def recovery_figure(true, fitted, elo_logit, sizes, rmse_bt, rmse_elo):
+    """Left: fitted Bradley-Terry scores and rescaled Elo ratings against the true rewards.
+    Right: error of the recovered rewards against the number of comparisons."""
+    fig, (ax, bx) = _wide()
+    lim = [min(np.min(true), np.min(fitted)) - 0.2, max(np.max(true), np.max(fitted)) + 0.2]
+    ax.plot(lim, lim, color=PALETTE[7], lw=0.8, ls="--", label="perfect recovery")
+    ax.scatter(true, fitted, s=18, color=PALETTE[0], label="Bradley-Terry fit", zorder=3)
+    ax.scatter(true, elo_logit, s=18, marker="x", color=PALETTE[1], label="Elo (rescaled)")
+    ax.set(xlabel="true reward", ylabel="recovered reward", title="All comparisons")
+    ax.legend(fontsize=8)
+    bx.plot(sizes, rmse_bt, "o-", color=PALETTE[0], label="Bradley-Terry fit")
+    bx.plot(sizes, rmse_elo, "x-", color=PALETTE[1], label="Elo (rescaled)")
+    bx.set(xscale="log", yscale="log", xlabel="comparisons used", ylabel="RMS error of reward")
+    bx.set_title("Error falls with more comparisons")
+    bx.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def calibration_figure(tables: dict[str, dict[str, np.ndarray]]):
+    """Reliability diagram: observed frequency against predicted probability, one line per
+    model; marker area proportional to the comparisons in the bin."""
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_INCHES * 0.6, FIGURE_WIDTH_INCHES * 0.45))
+    ax.plot([0, 1], [0, 1], color=PALETTE[7], lw=0.8, ls="--", label="perfectly calibrated")
+    for (name, t), color in zip(tables.items(), PALETTE, strict=False):
+        ax.plot(t["predicted"], t["observed"], "-", color=color, lw=1, label=name)
+        ax.scatter(t["predicted"], t["observed"], s=4 + t["count"] / 2, color=color, zorder=3)
+    ax.set(xlabel="predicted P(first is chosen)", ylabel="observed share chosen")
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def graded_rewards_figure(grades, scores: dict[str, np.ndarray], groups):
+    """One panel per score: each response's score (centred within its prompt) against its
+    grade, with a small horizontal jitter; a good reward rises with the grade."""
+    fig, axes = _wide(0.4, len(scores))
+    g = np.asarray(groups)
+    rng = np.random.default_rng(0)
+    jitter = rng.uniform(-0.15, 0.15, len(g))
+    for ax, (name, s) in zip(np.atleast_1d(axes), scores.items(), strict=True):
+        s = np.asarray(s, dtype=float).copy()
+        for group in dict.fromkeys(g.tolist()):
+            s[g == group] -= s[g == group].mean()
+        ax.scatter(np.asarray(grades) + jitter, s, s=12, color=PALETTE[0], alpha=0.8)
+        means = [s[np.asarray(grades) == k].mean() for k in range(4)]
+        ax.plot(range(4), means, "_", ms=22, mew=2, color=PALETTE[5], label="mean per grade")
+        ax.set(xticks=range(4), xlabel="grade (0 wrong ... 3 correct and direct)", title=name)
+        ax.set_ylabel("score, centred per prompt")
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
