@@ -69,3 +69,52 @@ def graded_rewards_figure(grades, scores: dict[str, np.ndarray], groups):
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def pipeline_figure(stages: list[dict]):
+    """InstructGPT-style pipeline: one box per stage, left to right, each listing its lines of
+    text (data and model sizes), joined by arrows."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig = plt.figure(figsize=(FIGURE_WIDTH_INCHES, FIGURE_WIDTH_INCHES * 0.3))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set(xlim=(0, 3), ylim=(0, 1))
+    ax.axis("off")
+    for i, stage in enumerate(stages):
+        x0 = i + 0.08
+        box = FancyBboxPatch(
+            (x0, 0.06), 0.78, 0.88, boxstyle="round,pad=0.02", fc="white",
+            ec=PALETTE[i % len(PALETTE)], lw=1.5,
+        )  # fmt: skip
+        ax.add_patch(box)
+        ax.text(x0 + 0.39, 0.86, stage["title"], ha="center", va="top", fontsize=9,
+                color=PALETTE[i % len(PALETTE)])  # fmt: skip
+        ax.text(x0 + 0.39, 0.70, "\n".join(stage["lines"]), ha="center", va="top", fontsize=7.5,
+                linespacing=1.5)  # fmt: skip
+        if i + 1 < len(stages):
+            arrow = FancyArrowPatch(
+                (x0 + 0.81, 0.5), (x0 + 1.0, 0.5), arrowstyle="-|>", mutation_scale=14,
+                color=PALETTE[7],
+            )  # fmt: skip
+            ax.add_patch(arrow)
+    return fig
+
+
+def disclosure_figure(matrix, row_labels, col_labels):
+    """Grid of what each project disclosed: filled cells were disclosed, empty ones not."""
+    m = np.asarray(matrix, dtype=float)
+    fig, ax = plt.subplots(
+        figsize=(FIGURE_WIDTH_INCHES, 0.5 + 0.32 * len(row_labels)),
+    )
+    ax.imshow(m, cmap="Blues", vmin=0, vmax=1.6, aspect="auto")
+    ax.set_xticks(range(len(col_labels)), col_labels, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+    for (i, j), v in np.ndenumerate(m):
+        ax.text(j, i, "yes" if v else "-", ha="center", va="center", fontsize=7.5,
+                color="white" if v else PALETTE[7])  # fmt: skip
+    ax.grid(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(length=0)
+    fig.tight_layout()
+    return fig
