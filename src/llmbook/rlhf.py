@@ -351,6 +351,17 @@ def score_table(model, responses) -> dict[str, np.ndarray]:
     return {key: np.concatenate([p[key] for p in parts])[position] for key in parts[0]}
 
 
+def by_prompt(values, groups) -> np.ndarray:
+    """Values of a flat table as a ``(prompts, responses)`` array, prompts in order of first
+    appearance; every prompt must have the same number of responses."""
+    v = np.asarray(values)
+    g = np.asarray(groups)
+    rows = [v[g == group] for group in dict.fromkeys(g.tolist())]
+    if len({len(r) for r in rows}) != 1:
+        raise ValueError("every prompt needs the same number of responses")
+    return np.stack(rows)
+
+
 def reference_policy(logprob, groups) -> np.ndarray:
     """π_ref over each group's finite set of responses: exp(log π(y|x)) renormalised within the
     group (the model's probability of each response, given that it answers with one of them)."""

@@ -118,3 +118,72 @@ def disclosure_figure(matrix, row_labels, col_labels):
     ax.tick_params(length=0)
     fig.tight_layout()
     return fig
+
+
+def frontier_figure(frontier: dict, bon: dict, ppo_point: tuple[float, float], ppo_beta: float):
+    """Expected reward against KL(π ‖ π_ref): the KL-regularised optimum for a range of β
+    (a curve), best-of-n for several n (points, labelled), and the PPO result (a star)."""
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_INCHES * 0.7, FIGURE_WIDTH_INCHES * 0.45))
+    ax.plot(
+        frontier["kl"], frontier["reward"], "-", color=PALETTE[0], label="optimum π* (β varies)"
+    )
+    ax.plot(bon["kl"], bon["reward"], "o", color=PALETTE[1], label="best-of-n (exact)")
+    for i, (n, x, y) in enumerate(zip(bon["n"], bon["kl"], bon["reward"], strict=True)):
+        offset = (4, -10) if i % 2 == 0 else (-8, 6)
+        ax.annotate(f"n={n}", (x, y), textcoords="offset points", xytext=offset, fontsize=7)
+    ax.plot(*ppo_point, "*", ms=12, color=PALETTE[5], label=f"PPO, β = {ppo_beta:g}")
+    ax.set(xlabel="KL(π ‖ π_ref), nats (mean over prompts)", ylabel="expected grade")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def ppo_figure(history: dict, labels, pi_ref, target, ppo_probs, prompt: str):
+    """Left: KL from the closed-form optimum to the PPO policy, per iteration (log scale).
+    Right: one prompt's distribution over its answers: reference, optimum, PPO."""
+    fig, (ax, bx) = _wide(0.45)
+    ax.plot(np.arange(1, len(history["kl_to_optimum"]) + 1), history["kl_to_optimum"],
+            color=PALETTE[0])  # fmt: skip
+    ax.set(yscale="log", xlabel="PPO iteration", ylabel="KL(π* ‖ π_PPO), nats")
+    ax.set_title("Distance to the closed-form optimum")
+    x = np.arange(len(labels))
+    width = 0.27
+    for i, (name, p) in enumerate((("π_ref", pi_ref), ("π*", target), ("PPO", ppo_probs))):
+        bx.bar(x + (i - 1) * width, p, width, label=name, color=PALETTE[[7, 0, 5][i]])
+    bx.set_xticks(x, labels, rotation=40, ha="right", fontsize=7)
+    bx.set(ylabel="probability", title=prompt)
+    bx.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def best_of_n_figure(n, bound, exact_uniform, exact_model, measured_model, k_uniform: int):
+    """KL of best-of-n from the base policy against n: the analytic formula, the exact value
+    for many equally likely distinct responses, and the exact and sampled values for the
+    small model's answer sets."""
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_INCHES * 0.7, FIGURE_WIDTH_INCHES * 0.45))
+    ax.plot(n, bound, "-", color=PALETTE[7], label="log n − (n−1)/n")
+    ax.plot(n, exact_uniform, "o", color=PALETTE[0], label=f"exact, {k_uniform:,} equal responses")
+    ax.plot(n, exact_model, "s-", color=PALETTE[1], label="exact, SmolLM2 answer sets")
+    ax.plot(n, measured_model, "x", ms=8, color=PALETTE[5], label="sampled, SmolLM2 answer sets")
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="n (samples per prompt)", ylabel="KL(best-of-n ‖ π_ref), nats")
+    ax.set_xticks(n, [str(v) for v in n])
+    ax.minorticks_off()
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def hacking_figure(frontier: dict):
+    """Proxy and true reward of the optimum against its KL from the reference (log scale)."""
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_INCHES * 0.7, FIGURE_WIDTH_INCHES * 0.45))
+    keep = frontier["kl"] > 1e-4
+    ax.plot(frontier["kl"][keep], frontier["reward"][keep], "o-", ms=3, color=PALETTE[1],
+            label="proxy reward (grade + length bonus)")  # fmt: skip
+    ax.plot(frontier["kl"][keep], frontier["true_reward"][keep], "o-", ms=3, color=PALETTE[0],
+            label="true reward (grade)")  # fmt: skip
+    ax.set(xscale="log", xlabel="KL(π* ‖ π_ref), nats (mean over prompts)", ylabel="reward")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
