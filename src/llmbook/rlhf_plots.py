@@ -187,3 +187,42 @@ def hacking_figure(frontier: dict):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def memory_stack_figure(parts, capacities: dict[str, float], gpus: int):
+    """Horizontal stacked bars of per-GPU GB by part (columns of ``parts``), one bar per row,
+    with dashed vertical lines at each capacity (GB)."""
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_INCHES, 0.8 + 0.32 * len(parts)))
+    left = np.zeros(len(parts))
+    y = np.arange(len(parts))
+    for column, color in zip(parts.columns, PALETTE, strict=False):
+        values = parts[column].to_numpy(dtype=float)
+        ax.barh(y, values, left=left, color=color, label=column, height=0.7)
+        left += values
+    for (name, gb), ls in zip(capacities.items(), ("--", ":"), strict=False):
+        ax.axvline(gb, color=PALETTE[7], lw=1, ls=ls)
+        ax.annotate(name, (gb, -0.6), xytext=(3, 0), textcoords="offset points", fontsize=7,
+                    va="bottom")  # fmt: skip
+    ax.set_yticks(y, parts.index, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel=f"GB per GPU ({gpus} GPUs)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
+    fig.tight_layout()
+    return fig
+
+
+def utilisation_figure(runs):
+    """Implied utilisation (%) against actor parameters, one line per GPU setup (column
+    ``setup``), from a frame with ``actor_params``, ``utilisation`` and ``setup``."""
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_INCHES * 0.75, FIGURE_WIDTH_INCHES * 0.45))
+    markers = "osD^vx*"
+    for (setup, group), color, marker in zip(
+        runs.groupby("setup", sort=False), PALETTE, markers, strict=False
+    ):
+        group = group.sort_values("actor_params")
+        ax.plot(group["actor_params"], group["utilisation"] * 100, "-", marker=marker,
+                color=color, label=setup)  # fmt: skip
+    ax.set(xscale="log", xlabel="actor parameters", ylabel="implied utilisation (% of peak)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
