@@ -172,3 +172,15 @@ def test_score_responses_equals_a_full_forward_pass():
         assert logprob == pytest.approx(lp[positions, resp].sum(), abs=1e-3)
     assert scored["features"].shape == (2, model.config.d_model)
     assert scored["logprob"][0] > scored["logprob"][1]  # the model knows its capitals
+
+
+def test_ppo_reaches_the_closed_form_from_a_peaked_reference():
+    # Like a real model's answer distribution: most mass on one or two answers, some answers
+    # with probability 1e-20, and tied rewards.
+    logp = np.array([[-0.1, -2.5, -9.0, -45.0, -3.0, -20.0], [-1.5, -0.4, -30.0, -2.0, -6.0, -8.0]])
+    pi_ref = rlhf.softmax(logp)
+    reward = np.array([[3.0, 3.0, 2.0, 2.0, 0.0, 1.0], [3.0, 0.0, 2.0, 0.0, 1.0, 3.0]])
+    # Between tied answers only the KL term sets the ratio, a weak signal: a smaller step
+    # keeps sampling noise from moving it.
+    out = rlhf.ppo(pi_ref, reward, beta=0.5, iterations=300, batch=512, lr=0.02, seed=1)
+    assert np.max(np.abs(out["probs"] - out["target"]).sum(axis=-1) / 2) < 0.01
