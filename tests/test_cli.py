@@ -158,3 +158,21 @@ def test_sft_unknown_model_exits_2(capsys):
         capsys, "sft", "--model", "no such model", "--examples", "10", "--tokens-per-example", "5"
     )
     assert code == 2 and "Traceback" not in err
+
+
+def test_rlhf_memory_reproduces_deepspeed_chat_single_gpu_limit(root, capsys):
+    # DeepSpeed-Chat blog, Table 3: OPT-6.7B is the largest actor on one A100 40G (with a
+    # LoRA actor, as its single-GPU script sets); OPT-13B does not fit there.
+    args = ["--critic", "OPT-350M", "--lora-rank", "128", "--chip", "A100 40GB"]
+    fits = run_json(capsys, "rlhf-memory", "--actor", "OPT-6.7B", *args)
+    too_big = run_json(capsys, "rlhf-memory", "--actor", "OPT-13B", *args)
+    assert fits["fits"] and not too_big["fits"]
+    assert fits["reference_bytes"] == 2 * 6.7e9
+    parts = [k for k in fits if k.endswith("_bytes")]
+    assert fits["total_bytes_per_gpu"] == pytest.approx(sum(fits[k] for k in parts))
+
+
+def test_rlhf_memory_bad_stage(capsys):
+    code, _, err = run(capsys, "rlhf-memory", "--actor", "OPT-1.3B", "--critic", "OPT-350M",
+                       "--zero", "4")  # fmt: skip
+    assert code == 2 and "--zero" in err

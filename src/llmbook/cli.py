@@ -7,6 +7,8 @@
     llmbook peft lora --model NAME --rank R --targets q,v [--json]
     llmbook sft     --model NAME --examples N --tokens-per-example L [--epochs E]
                     [--method full|lora|qlora --chip NAME --chips N --mfu U] [--json]
+    llmbook rlhf-memory --actor NAME --critic NAME [--gpus N --zero S --lora-rank R
+                        --batch B --chip NAME] [--json]
     llmbook optimal --flops C [--law chinchilla|epoch|approach1] [--json]
     llmbook generate --prompt TEXT [--max-tokens N] [--raw] [--json]
     llmbook validate [--data DIR]
@@ -205,6 +207,58 @@ def cmd_sft(args) -> dict:
     return out
 
 
+def _params_and_shape(name: str, data: Path | None) -> tuple[str, float, Shape]:
+    name, shape = _shape(name, data)
+    row = catalog.lookup("models", name, data)
+    params = float(row["params"]) if not pd.isna(row["params"]) else param_counts(shape)["total"]
+    return name, float(params), shape
+
+
+def cmd_rlhf_memory(args) -> dict:
+    """Per-GPU memory of the RL stage of RLHF (llmbook.rlhf_cost.step3_memory_bytes)."""
+    from llmbook import rlhf_cost
+
+    actor_name, actor_params, actor = _params_and_shape(args.actor, _data(args))
+    critic_name, critic_params, critic = _params_and_shape(args.critic, _data(args))
+    if args.zero not in (0, 1, 2, 3):
+        raise UsageError(f"--zero must be 0, 1, 2 or 3, got {args.zero}")
+    lora = 0
+    if args.lora_rank:
+        targets = ("q", "k", "v", "o", "gate", "up", "down") if actor.gated else (
+            "q", "k", "v", "o", "up", "down")  # fmt: skip
+        lora = peft.lora_params(actor, args.lora_rank, targets)
+    parts = rlhf_cost.step3_memory_bytes(
+        actor, actor_params, critic, critic_params, args.gpus, args.zero, lora, args.batch,
+        args.prompt_tokens, args.answer_tokens,
+    )  # fmt: skip
+    out = {
+        "actor": actor_name,
+        "actor_params": actor_params,
+        "critic": critic_name,
+        "critic_params": critic_params,
+        "gpus": args.gpus,
+        "zero_stage": args.zero,
+        "actor_lora_params": lora,
+    }
+    keys = {
+        "actor (trained)": "actor_bytes",
+        "reference (frozen)": "reference_bytes",
+        "critic (trained)": "critic_bytes",
+        "reward model (frozen)": "reward_model_bytes",
+        "KV cache (generation)": "kv_cache_bytes",
+        "activations (training)": "activation_bytes",
+        "total": "total_bytes_per_gpu",
+    }
+    out |= {keys[k]: v for k, v in parts.items()}
+    if args.chip:
+        row = catalog.lookup("hardware", args.chip, _data(args))
+        if pd.isna(row["memory_gb"]):
+            raise UsageError(f"{row['chip']}: the catalog has no memory size for this chip")
+        out |= {"chip": row["chip"], "chip_memory_gb": float(row["memory_gb"])}
+        out["fits"] = memory.fits(parts["total"], float(row["memory_gb"]))
+    return out
+
+
 def cmd_optimal(args) -> dict:
     if args.law == "approach1":
         params, tokens = scaling.approach1(args.flops)
@@ -302,6 +356,17 @@ def _parser() -> argparse.ArgumentParser:
         help="utilisation in (0, 1] (0.12: what Alpaca's reported run implies; sft-cost chapter)",
     )
     p.set_defaults(run=cmd_sft)
+    p = command("rlhf-memory", "per-GPU memory of RLHF's RL stage (actor, reference, critic, RM)")
+    p.add_argument("--actor", required=True, help="the policy, a model of architectures.csv")
+    p.add_argument("--critic", required=True, help="critic and reward model (same size)")
+    p.add_argument("--gpus", type=positive_int, default=1, help="GPUs (default 1)")
+    p.add_argument("--zero", type=int, default=0, help="ZeRO stage 0-3 (default 0)")
+    p.add_argument("--lora-rank", type=positive_int, default=None, help="train the actor by LoRA")
+    p.add_argument("--batch", type=positive_int, default=1, help="sequences per GPU (default 1)")
+    p.add_argument("--prompt-tokens", type=positive_int, default=256, help="(default 256)")
+    p.add_argument("--answer-tokens", type=positive_int, default=256, help="(default 256)")
+    p.add_argument("--chip", help="a chip of hardware.csv: say whether the total fits")
+    p.set_defaults(run=cmd_rlhf_memory)
 
     p = command("optimal", "compute-optimal parameters and tokens for a FLOP budget")
     p.add_argument("--flops", type=positive_number, required=True)

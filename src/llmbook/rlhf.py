@@ -1,0 +1,400 @@
+"""Optimising a policy against a reward with a KL leash: the closed form, PPO-clip, best-of-n, DPO.
+
+Everything here works on a *finite* set of responses per prompt, so a policy is a categorical
+distribution: an array ``pi`` of shape ``(K,)`` or ``(prompts, K)`` whose rows sum to one. On
+such a set every quantity of RLHF is exact.
+
+The objective (Ouyang et al. 2022, §3.5, eq. 2 without the pre-training term; Ziegler et al.
+2019, §2) is, per prompt,
+
+    J(π) = E_{y∼π}[r(y)] − β · KL(π ‖ π_ref),
+
+and its maximiser is the reference policy tilted by the exponentiated reward (Rafailov et al.
+2023, §4, eq. 4; Korbak et al. 2022):
+
+    π*(y) = π_ref(y) · exp(r(y)/β) / Z,   Z = Σ_y π_ref(y) exp(r(y)/β),   J(π*) = β log Z.
+
+PPO (Schulman et al. 2017, eq. 7) approaches π* by sampling; best-of-n reaches part of the
+way without training; DPO (Rafailov et al. 2023, eq. 7) fits π* directly to preferences,
+because π* makes the reward r(y) = β log(π*(y)/π_ref(y)) + β log Z.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from llmbook.preference import log_sigmoid, one_blas_thread, sigmoid
+
+# ----------------------------------------------------------------------------------------------
+# Categorical distributions
+
+
+def log_softmax(x, axis: int = -1) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    m = np.max(x, axis=axis, keepdims=True)
+    return x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+
+
+def softmax(x, axis: int = -1) -> np.ndarray:
+    return np.exp(log_softmax(x, axis))
+
+
+def _dist(p, name: str) -> np.ndarray:
+    p = np.asarray(p, dtype=float)
+    if np.any(p < 0) or not np.allclose(p.sum(axis=-1), 1.0, atol=1e-8):
+        raise ValueError(f"{name} must be probabilities summing to 1 along the last axis")
+    return p
+
+
+def kl_divergence(p, q, axis: int = -1) -> np.ndarray:
+    """KL(p ‖ q) = Σ p log(p/q) in nats, with 0·log 0 = 0 (infinite where q = 0 < p)."""
+    p, q = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
+    return np.sum(terms, axis=axis)
+
+
+def entropy(p, axis: int = -1) -> np.ndarray:
+    p = np.asarray(p, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=axis)
+
+
+# ----------------------------------------------------------------------------------------------
+# The KL-regularised objective and its optimum
+
+
+def kl_objective(pi, pi_ref, reward, beta: float) -> np.ndarray:
+    """J(π) = E_π[r] − β·KL(π ‖ π_ref), per prompt."""
+    pi = _dist(pi, "pi")
+    return np.sum(pi * np.asarray(reward, dtype=float), axis=-1) - beta * kl_divergence(pi, pi_ref)
+
+
+def optimal_policy(pi_ref, reward, beta: float) -> np.ndarray:
+    """π* ∝ π_ref · exp(r/β): the maximiser of :func:`kl_objective` (computed in log space)."""
+    if not beta > 0:
+        raise ValueError(f"beta must be positive, got {beta!r}")
+    pi_ref = _dist(pi_ref, "pi_ref")
+    with np.errstate(divide="ignore"):
+        return softmax(np.log(pi_ref) + np.asarray(reward, dtype=float) / beta)
+
+
+def optimal_value(pi_ref, reward, beta: float) -> np.ndarray:
+    """J(π*) = β·log Σ π_ref·exp(r/β), per prompt."""
+    pi_ref = _dist(pi_ref, "pi_ref")
+    with np.errstate(divide="ignore"):
+        z = np.log(pi_ref) + np.asarray(reward, dtype=float) / beta
+    m = np.max(z, axis=-1, keepdims=True)
+    return beta * (np.squeeze(m, -1) + np.log(np.sum(np.exp(z - m), axis=-1)))
+
+
+def frontier(pi_ref, reward, betas, true_reward=None) -> dict[str, np.ndarray]:
+    """The optimum for each β: its KL from π_ref and expected ``reward`` (and ``true_reward``,
+    when the optimised reward is a proxy), averaged over prompts."""
+    rows: dict[str, list[float]] = {"beta": [], "kl": [], "reward": [], "true_reward": []}
+    for beta in betas:
+        pi = optimal_policy(pi_ref, reward, beta)
+        rows["beta"].append(float(beta))
+        rows["kl"].append(float(np.mean(kl_divergence(pi, pi_ref))))
+        rows["reward"].append(float(np.mean(np.sum(pi * reward, axis=-1))))
+        truth = reward if true_reward is None else true_reward
+        rows["true_reward"].append(float(np.mean(np.sum(pi * truth, axis=-1))))
+    return {key: np.array(value) for key, value in rows.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# PPO-clip on a categorical policy
+
+
+def ppo_surrogate_grad(logits, old_probs, counts, advantages, clip: float) -> np.ndarray:
+    """Gradient with respect to ``logits`` of the clipped surrogate (Schulman et al. 2017, eq. 7)
+
+        L = (1/N) Σ_samples min(ρ·A, clip(ρ, 1−ε, 1+ε)·A),   ρ = π(y)/π_old(y),
+
+    for a categorical policy π = softmax(logits) per prompt. Samples of the same response share
+    ρ and A, so the sum runs over responses weighted by ``counts`` (samples per response). The
+    min picks the clipped branch, whose gradient is zero, when A > 0 and ρ > 1+ε or A < 0 and
+    ρ < 1−ε; otherwise the gradient of ρ·A is ρ·A·(e_y − π).
+    """
+    logits = np.atleast_2d(logits)
+    pi = softmax(logits)
+    old = np.atleast_2d(old_probs)
+    counts = np.atleast_2d(counts).astype(float)
+    adv = np.atleast_2d(advantages)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(old > 0, pi / old, 0.0)
+    clipped = ((adv > 0) & (ratio > 1 + clip)) | ((adv < 0) & (ratio < 1 - clip))
+    weight = np.where(clipped, 0.0, counts * ratio * adv)  # per response: n·ρ·A
+    n = counts.sum(axis=-1, keepdims=True)
+    # Σ_y w_y (e_y − π) = w − π·Σ w, per prompt, divided by the samples of that prompt
+    return (weight - pi * weight.sum(axis=-1, keepdims=True)) / n
+
+
+def ppo_surrogate(logits, old_probs, counts, advantages, clip: float) -> np.ndarray:
+    """The clipped surrogate L itself, per prompt (for gradient checks)."""
+    pi = softmax(np.atleast_2d(logits))
+    old = np.atleast_2d(old_probs)
+    counts = np.atleast_2d(counts).astype(float)
+    adv = np.atleast_2d(advantages)
+    ratio = pi / old
+    per = np.minimum(ratio * adv, np.clip(ratio, 1 - clip, 1 + clip) * adv)
+    return np.sum(counts * per, axis=-1) / counts.sum(axis=-1)
+
+
+def ppo(
+    pi_ref,
+    reward,
+    beta: float,
+    iterations: int = 300,
+    batch: int = 512,
+    epochs: int = 4,
+    clip: float = 0.2,
+    lr: float = 0.05,
+    value_lr: float = 0.5,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """PPO-clip with a KL penalty in the reward, as InstructGPT trains its policy (§3.5).
+
+    Per iteration and prompt: draw ``batch`` responses from the current policy π_old; each gets
+    the penalised reward R = r(y) − β·log(π_old(y)/π_ref(y)); a critic (one value per prompt,
+    the expected R) gives the advantage A = R − V; then ``epochs`` Adam steps of size ``lr`` on
+    the clipped surrogate, and the critic moves a fraction ``value_lr`` toward the batch mean.
+    At a fixed point E[A·∇log π] = 0, which holds exactly at π* ∝ π_ref·exp(r/β).
+
+    Returns the final ``probs`` and a ``history`` of ``kl_to_optimum`` (KL(π* ‖ π)),
+    ``reward`` (E_π r) and ``kl`` (KL(π ‖ π_ref)), averaged over prompts, per iteration.
+    """
+    pi_ref = np.atleast_2d(_dist(pi_ref, "pi_ref"))
+    reward = np.broadcast_to(np.asarray(reward, dtype=float), pi_ref.shape)
+    target = optimal_policy(pi_ref, reward, beta)
+    rng = np.random.default_rng(seed)
+    with np.errstate(divide="ignore"):
+        log_ref = np.log(pi_ref)
+    logits = np.where(np.isfinite(log_ref), log_ref, -1e9)  # start at the reference policy
+    value = np.zeros(pi_ref.shape[0])
+    m, v = np.zeros_like(logits), np.zeros_like(logits)  # Adam moments
+    b1, b2, eps, t = 0.9, 0.999, 1e-8, 0
+    history: dict[str, list[float]] = {"kl_to_optimum": [], "reward": [], "kl": []}
+    for _ in range(iterations):
+        old = softmax(logits)
+        counts = np.stack([rng.multinomial(batch, row) for row in old])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            penalised = reward - beta * np.where(old > 0, np.log(old) - log_ref, 0.0)
+        adv = penalised - value[:, None]
+        batch_mean = np.sum(counts * penalised, axis=-1) / batch
+        for _ in range(epochs):
+            grad = ppo_surrogate_grad(logits, old, counts, adv, clip)
+            t += 1
+            m = b1 * m + (1 - b1) * grad
+            v = b2 * v + (1 - b2) * grad**2
+            logits = logits + lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        value = value + value_lr * (batch_mean - value)
+        pi = softmax(logits)
+        history["kl_to_optimum"].append(float(np.mean(kl_divergence(target, pi))))
+        history["reward"].append(float(np.mean(np.sum(pi * reward, axis=-1))))
+        history["kl"].append(float(np.mean(kl_divergence(pi, pi_ref))))
+    probs = softmax(logits)
+    return {
+        "probs": probs if np.ndim(reward) > 1 or probs.shape[0] > 1 else probs[0],
+        "target": target,
+        "history": {key: np.array(value) for key, value in history.items()},
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Best-of-n
+
+
+def best_of_n_kl_bound(n) -> np.ndarray:
+    """log n − (n−1)/n: the KL of best-of-n from the base policy when no two samples tie
+    (a continuum of responses; Stiennon et al. 2020; Gao et al. 2022, §2). With a finite set of
+    responses it is an upper bound (Beirami et al. 2024)."""
+    n = np.asarray(n, dtype=float)
+    return np.log(n) - (n - 1) / n
+
+
+def best_of_n_policy(pi_ref, reward, n: int) -> np.ndarray:
+    """Exact distribution of the highest-reward response among ``n`` draws from ``pi_ref``.
+
+    With responses sorted by reward and F(r) = P(reward ≤ r), the best of n has reward
+    ≤ r with probability F(r)^n, so a reward level gets F(r)^n − F(r⁻)^n, shared among the
+    responses of that level in proportion to π_ref (ties among draws are broken at random).
+    """
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    pi_ref = _dist(pi_ref, "pi_ref")
+    reward = np.broadcast_to(np.asarray(reward, dtype=float), pi_ref.shape)
+    out = np.zeros_like(pi_ref)
+    for idx in np.ndindex(pi_ref.shape[:-1]):
+        p, r = pi_ref[idx], reward[idx]
+        levels, inverse = np.unique(r, return_inverse=True)
+        mass = np.bincount(inverse, p, levels.size)
+        upper = np.minimum(np.cumsum(mass), 1.0)
+        lower = upper - mass
+        level_prob = upper**n - np.maximum(lower, 0.0) ** n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(mass[inverse] > 0, p / mass[inverse], 0.0)
+        out[idx] = level_prob[inverse] * share
+    return out
+
+
+def best_of_n_sample(pi_ref, reward, n: int, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Monte-Carlo best-of-n for one prompt: counts of the chosen response over ``samples``
+    trials, each drawing ``n`` responses from ``pi_ref`` and keeping the first with the
+    highest reward."""
+    pi_ref = _dist(pi_ref, "pi_ref")
+    draws = rng.choice(pi_ref.size, size=(samples, n), p=pi_ref)
+    best = draws[np.arange(samples), np.argmax(np.asarray(reward)[draws], axis=1)]
+    return np.bincount(best, minlength=pi_ref.size)
+
+
+# ----------------------------------------------------------------------------------------------
+# DPO
+
+
+def implied_reward(pi, pi_ref, beta: float) -> np.ndarray:
+    """β·log(π/π_ref), centred per prompt: the reward for which π is the KL-regularised optimum
+    (defined up to the constant β log Z, which differences of rewards cancel)."""
+    r = beta * (np.log(np.asarray(pi, dtype=float)) - np.log(np.asarray(pi_ref, dtype=float)))
+    return r - r.mean(axis=-1, keepdims=True)
+
+
+def dpo_loss(logits, log_ref, chosen, rejected, beta: float, prompt=None) -> float:
+    """DPO's loss (Rafailov et al. 2023, eq. 7) for a categorical policy softmax(``logits``):
+
+        −mean log σ(β·[log π(y_w)/π_ref(y_w) − log π(y_l)/π_ref(y_l)]),
+
+    over pairs (``prompt``, ``chosen`` y_w, ``rejected`` y_l); ``prompt`` may be omitted for
+    a single prompt."""
+    lp = log_softmax(np.atleast_2d(logits))
+    ref = np.atleast_2d(log_ref)
+    p = np.zeros(len(chosen), dtype=int) if prompt is None else np.asarray(prompt)
+    c, r = np.asarray(chosen), np.asarray(rejected)
+    margin = beta * ((lp[p, c] - ref[p, c]) - (lp[p, r] - ref[p, r]))
+    return float(-np.mean(log_sigmoid(margin)))
+
+
+def dpo_grad(logits, log_ref, chosen, rejected, beta: float, prompt=None) -> np.ndarray:
+    """Gradient of :func:`dpo_loss` with respect to ``logits``. The normalisation of the
+    softmax cancels between the two responses of a pair, so each pair pushes the chosen logit
+    up and the rejected one down by β·σ(−margin)/N."""
+    logits2 = np.atleast_2d(logits)
+    lp = log_softmax(logits2)
+    ref = np.atleast_2d(log_ref)
+    p = np.zeros(len(chosen), dtype=int) if prompt is None else np.asarray(prompt)
+    c, r = np.asarray(chosen), np.asarray(rejected)
+    margin = beta * ((lp[p, c] - ref[p, c]) - (lp[p, r] - ref[p, r]))
+    weight = beta * sigmoid(-margin) / len(c)
+    grad = np.zeros_like(logits2)
+    np.add.at(grad, (p, c), -weight)
+    np.add.at(grad, (p, r), weight)
+    return grad.reshape(np.shape(logits))
+
+
+def dpo_fit(
+    pi_ref, chosen, rejected, beta: float, prompt=None, steps: int = 3000, lr: float = 0.1
+) -> dict[str, np.ndarray]:
+    """Minimise :func:`dpo_loss` by Adam from π = π_ref. Returns ``probs`` and ``loss`` per step.
+
+    The loss depends on the policy only through β·log(π/π_ref), so it is the Bradley-Terry
+    likelihood of the implied reward: DPO's optimum is π_ref·exp(r̂/β)/Z, with r̂ the
+    Bradley-Terry fit of the same pairs.
+    """
+    pi_ref = np.atleast_2d(_dist(pi_ref, "pi_ref"))
+    log_ref = np.log(pi_ref)
+    logits = log_ref.copy()
+    m, v = np.zeros_like(logits), np.zeros_like(logits)
+    losses = []
+    for t in range(1, steps + 1):
+        grad = dpo_grad(logits, log_ref, chosen, rejected, beta, prompt)
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad**2
+        logits = logits - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-12)
+        losses.append(dpo_loss(logits, log_ref, chosen, rejected, beta, prompt))
+    probs = softmax(logits)
+    return {"probs": probs[0] if prompt is None else probs, "loss": np.array(losses)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Scoring a finite set of responses with a real language model
+
+
+def score_responses(model, prompt: str, responses: list[str]) -> dict[str, np.ndarray]:
+    """Log-probability of each complete response to a chat ``prompt`` under ``model``
+    (:class:`llmbook.smollm.Model`), and a feature vector per response.
+
+    Each response is scored as the assistant turn followed by the end-of-turn token
+    ``<|im_end|>``, so ``logprob`` is log π(y|x) of the whole turn, stop included: the
+    probability the model would produce exactly this answer. The prompt is run once and its
+    key/value cache copied for each response. ``features`` is the mean of the final-norm hidden
+    states over the response's tokens (a reward-model head reads such a vector).
+    Returns ``logprob`` (nats), ``tokens`` (response tokens incl. the stop) and ``features``.
+
+    The matrices of a short continuation are small, so the BLAS runs on one thread here: two
+    threads gain little on an idle machine and lose several times over on a busy one.
+    """
+    with one_blas_thread():
+        return _score_responses(model, prompt, responses)
+
+
+def score_table(model, responses) -> dict[str, np.ndarray]:
+    """:func:`score_responses` for a table with columns ``prompt_id``, ``prompt`` and ``text``
+    (the ``rlhf_responses`` data), prompt by prompt; arrays in the table's row order."""
+    parts = []
+    order = []
+    for _, group in responses.groupby("prompt_id", sort=False):
+        parts.append(score_responses(model, str(group["prompt"].iloc[0]), list(group["text"])))
+        order.extend(group.index)
+    position = np.argsort(np.array([responses.index.get_loc(i) for i in order]))
+    return {key: np.concatenate([p[key] for p in parts])[position] for key in parts[0]}
+
+
+def by_prompt(values, groups) -> np.ndarray:
+    """Values of a flat table as a ``(prompts, responses)`` array, prompts in order of first
+    appearance; every prompt must have the same number of responses."""
+    v = np.asarray(values)
+    g = np.asarray(groups)
+    rows = [v[g == group] for group in dict.fromkeys(g.tolist())]
+    if len({len(r) for r in rows}) != 1:
+        raise ValueError("every prompt needs the same number of responses")
+    return np.stack(rows)
+
+
+def reference_policy(logprob, groups) -> np.ndarray:
+    """π_ref over each group's finite set of responses: exp(log π(y|x)) renormalised within the
+    group (the model's probability of each response, given that it answers with one of them)."""
+    lp = np.asarray(logprob, dtype=float)
+    g = np.asarray(groups)
+    out = np.empty_like(lp)
+    for group in dict.fromkeys(g.tolist()):
+        items = g == group
+        out[items] = softmax(lp[items])
+    return out
+
+
+def _score_responses(model, prompt: str, responses: list[str]) -> dict[str, np.ndarray]:
+    from llmbook import smollm
+
+    ids = model.encode(smollm.chat_prompt([{"role": "user", "content": prompt}]))
+    cache = model.new_cache()
+    last = model.hidden(ids, cache)[-1:]
+    end = model.weights.control_ids["<|im_end|>"]
+    logprobs, lengths, features = [], [], []
+    for text in responses:
+        resp = model.encode(text) + [end]
+        branch = copy.copy(cache)
+        branch.k = [k.copy() for k in cache.k]
+        branch.v = [v.copy() for v in cache.v]
+        h = model.hidden(resp, branch)
+        logits = model.head(np.concatenate([last, h[:-1]]))
+        lp = log_softmax(logits.astype(np.float64))
+        logprobs.append(float(lp[np.arange(len(resp)), resp].sum()))
+        lengths.append(len(resp))
+        features.append(h[:-1].mean(axis=0) if len(resp) > 1 else h[0])
+    return {
+        "logprob": np.array(logprobs),
+        "tokens": np.array(lengths),
+        "features": np.array(features, dtype=np.float64),
+    }
