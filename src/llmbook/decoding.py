@@ -72,7 +72,7 @@ def _keep(logits: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def top_k(logits: np.ndarray, k: int) -> np.ndarray:
-    """Keep the ``k`` highest logits (Fan et al. 2018, §5.4). As in transformers'
+    """Keep the ``k`` highest logits (Fan et al. 2018). As in transformers'
     ``TopKLogitsWarper``, tokens tied with the k-th logit are kept too."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k!r}")
@@ -84,7 +84,7 @@ def top_k(logits: np.ndarray, k: int) -> np.ndarray:
 
 
 def top_p(logits: np.ndarray, p: float) -> np.ndarray:
-    """Nucleus filter (Holtzman et al. 2020, §3.1): keep the smallest set of most probable
+    """Nucleus filter (Holtzman et al. 2020): keep the smallest set of most probable
     tokens whose probability sums to at least ``p``.
 
     Written as transformers' ``TopPLogitsWarper`` does it: sort ascending, drop the tokens whose
@@ -102,7 +102,7 @@ def top_p(logits: np.ndarray, p: float) -> np.ndarray:
 
 
 def typical(logits: np.ndarray, mass: float) -> np.ndarray:
-    """Locally typical filter (Meister et al. 2023, §5, Eq. 7): rank tokens by
+    """Locally typical filter (Meister et al. 2023): rank tokens by
     ``|-log p_i - H|``, the distance of their information content from the entropy ``H`` of the
     distribution, and keep the smallest prefix of that ranking whose probability is >= ``mass``.
 
@@ -128,7 +128,7 @@ def typical(logits: np.ndarray, mass: float) -> np.ndarray:
 
 
 def min_p(logits: np.ndarray, p_base: float) -> np.ndarray:
-    """Min-p filter (Nguyen et al. 2024, §3): keep tokens with ``p_i >= p_base * p_max``; the
+    """Min-p filter (Nguyen et al. 2024): keep tokens with ``p_i >= p_base * p_max``; the
     threshold scales with the probability of the most likely token (transformers'
     ``MinPLogitsWarper``)."""
     if not 0 <= p_base <= 1:
@@ -138,7 +138,7 @@ def min_p(logits: np.ndarray, p_base: float) -> np.ndarray:
 
 
 def repetition_penalty(logits: np.ndarray, previous: Sequence[int], penalty: float) -> np.ndarray:
-    """CTRL's penalty (Keskar et al. 2019, §4.1) on every token id in ``previous``, once each.
+    """CTRL's penalty (Keskar et al. 2019, "penalized sampling") on every token id in ``previous``, once each.
 
     CTRL divides the logit of a seen token by ``penalty`` (> 1 discourages). Dividing a
     negative logit would *raise* it, so, as transformers' ``RepetitionPenaltyLogitsProcessor``
@@ -274,26 +274,49 @@ def sample(
     max_tokens: int,
     settings: Settings,
     n: int = 1,
-    seed: int | None = 0,
+    seed: int = 0,
     stop_ids: frozenset[int] = frozenset(),
     prefilled: State | None = None,
 ) -> list[Result]:
     """Decode ``n`` continuations of ``prompt`` with ``settings``, as one batch.
 
-    The prompt is prefilled once (or ``prefilled`` is reused) and forked ``n`` times. Sample
-    ``i`` draws from its own generator, ``numpy.random.default_rng([seed, i])``, so a sample does
-    not change when ``n`` changes. A sequence stops at a token in ``stop_ids`` or after
-    ``max_tokens`` tokens.
+    The prompt is prefilled once (or ``prefilled`` is reused) and forked ``n`` times; sample
+    ``i`` draws from ``numpy.random.default_rng([seed, i])``, so it does not change when ``n``
+    does. See :func:`sample_rows` for stopping.
     """
     root = prefilled if prefilled is not None else model.prefill(prompt)
-    states = [model.fork(root) for _ in range(n)]
-    rngs = [None if settings.greedy else np.random.default_rng([seed or 0, i]) for i in range(n)]
-    results = [Result([]) for _ in range(n)]
-    active = list(range(n))
+    rows = [Row(root, settings, (seed, i)) for i in range(n)]
+    return sample_rows(model, rows, max_tokens, stop_ids)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One sequence of a :func:`sample_rows` batch: the prefilled prompt it continues (forked,
+    not consumed), its strategy and the seed of its own random generator."""
+
+    root: State
+    settings: Settings
+    seed: int | tuple[int, ...] = 0
+
+
+def sample_rows(
+    model: Stepper, rows: Sequence[Row], max_tokens: int, stop_ids: frozenset[int] = frozenset()
+) -> list[Result]:
+    """Decode every row, each with its own prompt, strategy and generator, stepping all the
+    live rows as one batch. A row stops at a token in ``stop_ids`` or after ``max_tokens``
+    tokens. Penalties see the row's prompt and generated tokens (or only the generated ones if
+    its ``penalise_prompt`` is False)."""
+    states = [model.fork(r.root) for r in rows]
+    rngs = [
+        None if r.settings.greedy else np.random.default_rng(np.atleast_1d(r.seed).tolist())
+        for r in rows
+    ]
+    results = [Result([]) for _ in rows]
+    active = list(range(len(rows)))
     for step in range(max_tokens):
         tokens = []
         for i in active:
-            state = states[i]
+            state, settings = states[i], rows[i].settings
             previous = state.ids if settings.penalise_prompt else state.generated
             processed = process(state.logits, settings, previous)
             token = choose(processed, settings, rngs[i])
@@ -399,14 +422,14 @@ def beam_search(
 
 def degeneration_penalty(candidates: np.ndarray, context: np.ndarray) -> np.ndarray:
     """For each candidate hidden state (rows of ``candidates``), its largest cosine similarity
-    with any hidden state of the context (rows of ``context``): Su et al. 2022, Eq. 5."""
+    with any hidden state of the context (rows of ``context``): Su et al. 2022."""
     c = candidates / np.linalg.norm(candidates, axis=-1, keepdims=True)
     h = context / np.linalg.norm(context, axis=-1, keepdims=True)
     return np.max(c @ h.T, axis=-1)
 
 
 def contrastive_scores(probs: np.ndarray, penalty: np.ndarray, alpha: float) -> np.ndarray:
-    """``(1 - alpha) * p(v | x) - alpha * penalty(v)`` (Su et al. 2022, Eq. 5)."""
+    """``(1 - alpha) * p(v | x) - alpha * penalty(v)`` (Su et al. 2022)."""
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     return (1 - alpha) * probs - alpha * penalty
@@ -421,7 +444,7 @@ def contrastive_search(
     stop_ids: frozenset[int] = frozenset(),
     prefilled: State | None = None,
 ) -> Result:
-    """Contrastive search (Su et al. 2022, §4): at each step take the ``k`` most probable tokens,
+    """Contrastive search (Su et al. 2022): at each step take the ``k`` most probable tokens,
     run the model one step on each (one batch of ``k``) to get the hidden state it would
     produce, and pick the one maximising :func:`contrastive_scores` against the hidden states
     of every earlier position (prompt included, as transformers does). ``alpha = 0`` is greedy.
@@ -459,14 +482,14 @@ def ngrams(tokens: Sequence, n: int) -> list[tuple]:
 
 def repetition_rate(tokens: Sequence, n: int = 4) -> float:
     """Share of a sequence's n-grams that repeat an n-gram seen earlier in it: ``1 - |unique
-    n-grams| / |n-grams|`` (Welleck et al. 2020, §5 "seq-rep-n"). 0 for fewer than ``n``
+    n-grams| / |n-grams|`` (Welleck et al. 2020, "seq-rep-n"). 0 for fewer than ``n``
     tokens."""
     grams = ngrams(tokens, n)
     return 1 - len(set(grams)) / len(grams) if grams else 0.0
 
 
 def distinct_n(sequences: Sequence[Sequence], n: int = 2) -> float:
-    """Distinct n-grams over all n-grams of a set of sequences (Li et al. 2016, §4.3.1)."""
+    """Distinct n-grams over all n-grams of a set of sequences (Li et al. 2016)."""
     grams = [g for s in sequences for g in ngrams(s, n)]
     return len(set(grams)) / len(grams) if grams else 0.0
 
@@ -521,10 +544,9 @@ class SmolLM:
         if B == 0:
             return []
         n_q, n_kv = cfg.n_head * hd, cfg.n_kv_head * hd
-        starts = [s.cache.length for s in states]
-        angles = [sm.rope_angles(np.array([p]), cfg.rope_dim, cfg.rope_base) for p in starts]
-        cos = np.concatenate([a[0] for a in angles])  # (B, hd/2): one position per sequence
-        sin = np.concatenate([a[1] for a in angles])
+        starts = np.array([s.cache.length for s in states])
+        lengths = starts + 1  # positions each new token attends to, itself included
+        cos, sin = sm.rope_angles(starts, cfg.rope_dim, cfg.rope_base)  # (B, hd/2)
         x = w.tok_emb[np.asarray(tokens, dtype=np.int64)]  # (B, d)
         for i, layer in enumerate(w.layers):
             h = sm.rms_norm(x, layer.attn_norm, cfg.rms_eps)
@@ -534,10 +556,10 @@ class SmolLM:
                 qkv[:, n_q : n_q + n_kv].reshape(B, cfg.n_kv_head, hd), cos, sin, self.model.rope
             )
             v = qkv[:, n_q + n_kv :].reshape(B, cfg.n_kv_head, hd)
-            att = np.empty((B, n_q), np.float32)
-            for b, s in enumerate(states):
-                keys, values = s.cache.update(i, k[b : b + 1].transpose(1, 0, 2), v[b][:, None, :])
-                att[b] = sm.attention(q[b : b + 1], keys, values, starts[b])[0]
+            keys = [
+                s.cache.update(i, k[b][:, None, :], v[b][:, None, :]) for b, s in enumerate(states)
+            ]
+            att = batched_attention(q, keys, lengths)
             x = x + att @ layer.wo
             h = sm.rms_norm(x, layer.ffn_norm, cfg.rms_eps)
             gate, up = np.split(h @ layer.w_gate_up, 2, axis=-1)
@@ -552,6 +574,34 @@ class SmolLM:
             s.hiddens = np.concatenate([s.hiddens, hidden[b : b + 1]])
             out.append(s)
         return out
+
+
+def batched_attention(
+    q: np.ndarray, keys: Sequence[tuple[np.ndarray, np.ndarray]], lengths: np.ndarray
+) -> np.ndarray:
+    """Attention of one new query per sequence, ``q`` ``(B, n_head, hd)``, to that sequence's
+    cached keys and values (``keys[b]`` = ``(K, V)``, each ``(n_kv_head, lengths[b], hd)``).
+
+    The caches are stacked into one zero-padded ``(B, n_kv_head, max length, hd)`` array and
+    the padding is masked, so the batch costs a few array operations instead of a loop. As in
+    :func:`llmbook.smollm.attention`, scores, softmax and the weighted sum are float64 and query
+    head ``h`` reads key/value head ``h // (n_head / n_kv_head)``. Returns ``(B, n_head * hd)``.
+    """
+    B, n_head, hd = q.shape
+    n_kv = keys[0][0].shape[0]
+    group, S = n_head // n_kv, int(lengths.max())
+    K = np.zeros((B, n_kv, S, hd))
+    V = np.zeros((B, n_kv, S, hd))
+    for b, (k, v) in enumerate(keys):
+        K[b, :, : k.shape[1]] = k
+        V[b, :, : v.shape[1]] = v
+    qg = q.astype(np.float64).reshape(B, n_kv, group, hd)
+    scores = qg @ K.transpose(0, 1, 3, 2) / np.sqrt(hd)  # (B, n_kv, group, S)
+    padding = np.arange(S)[None, :] >= lengths[:, None]  # (B, S)
+    scores = np.where(padding[:, None, None, :], -np.inf, scores)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights /= weights.sum(axis=-1, keepdims=True)
+    return (weights @ V).reshape(B, n_head * hd).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------
