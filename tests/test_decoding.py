@@ -310,3 +310,33 @@ def test_batched_step_matches_sequential_forward(smol):
     # forking left the originals untouched
     assert [s.cache.length for s in states] == [4, 5]
     np.testing.assert_allclose(states[0].logits, smol.model.logits(prompts[0])[-1], atol=2e-3)
+
+
+def test_residual_stream_ends_in_the_models_hidden_state(smol):
+    ids = [1, 504, 3458, 282, 1345]
+    stream = dec.residual_stream(smol.model, ids)
+    cfg = smol.config
+    assert stream.shape == (cfg.n_layer + 1, len(ids), cfg.d_model)
+    from llmbook import smollm
+
+    final = smollm.rms_norm(stream[-1], smol.model.weights.norm, cfg.rms_eps)
+    np.testing.assert_allclose(final, smol.model.hidden(ids, smol.model.new_cache()), atol=1e-4)
+
+
+def test_smollm_shape_counts_the_weights(smol):
+    from llmbook.architecture import param_counts
+
+    w = smol.model.weights
+    assert param_counts(dec.smollm_shape(smol.config))["total"] == w.nbytes // 4  # float32
+
+
+def test_sample_rows_mixes_strategies_in_one_batch():
+    m = loop_model()
+    root = m.prefill([0])
+    greedy = dec.Settings(greedy=True)
+    hot = dec.Settings(temperature=2.0)
+    mixed = dec.sample_rows(m, [dec.Row(root, greedy), dec.Row(root, hot, 7)], 6)
+    alone = dec.sample_rows(m, [dec.Row(root, hot, 7)], 6)
+    assert mixed[0].tokens == [1, 0, 1, 0, 1, 0]
+    assert mixed[1].tokens == alone[0].tokens
+    assert root.ids == [0]  # the root is forked, never consumed

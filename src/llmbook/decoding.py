@@ -138,7 +138,7 @@ def min_p(logits: np.ndarray, p_base: float) -> np.ndarray:
 
 
 def repetition_penalty(logits: np.ndarray, previous: Sequence[int], penalty: float) -> np.ndarray:
-    """CTRL's penalty (Keskar et al. 2019, "penalized sampling") on every token id in ``previous``, once each.
+    """CTRL's penalised sampling (Keskar et al. 2019) on every token id in ``previous``, once.
 
     CTRL divides the logit of a seen token by ``penalty`` (> 1 discourages). Dividing a
     negative logit would *raise* it, so, as transformers' ``RepetitionPenaltyLogitsProcessor``
@@ -602,6 +602,58 @@ def batched_attention(
     weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
     weights /= weights.sum(axis=-1, keepdims=True)
     return (weights @ V).reshape(B, n_head * hd).astype(np.float32)
+
+
+def smollm_shape(config):
+    """The :class:`llmbook.architecture.Shape` of a :class:`llmbook.smollm.Config` (a LLaMA
+    block: RMSNorm, RoPE, grouped-query attention, SwiGLU, no biases; tied output head)."""
+    from llmbook.architecture import Shape
+
+    return Shape(
+        layers=config.n_layer,
+        d_model=config.d_model,
+        heads=config.n_head,
+        vocab_size=config.vocab_size,
+        kv_heads=config.n_kv_head,
+        head_dim=config.head_dim,
+        ffn_dim=config.d_ff,
+        context_length=config.context_length,
+        attention="gqa",
+        tied_embeddings=True,
+    )
+
+
+def residual_stream(model, ids: Sequence[int]) -> np.ndarray:
+    """The residual stream of ``model`` (:class:`llmbook.smollm.Model`) on ``ids``: the token
+    embeddings and the output of every block, ``(n_layer + 1, T, d)``, before the final norm.
+
+    The same arithmetic as ``Model.hidden``, kept layer by layer (the tests check that the
+    final norm of the last entry is ``Model.hidden``)."""
+    from llmbook import smollm as sm
+
+    cfg, w = model.config, model.weights
+    ids = np.asarray(ids, dtype=np.int64)
+    T, hd = len(ids), cfg.head_dim
+    cache = model.new_cache()
+    cos, sin = sm.rope_angles(np.arange(T), cfg.rope_dim, cfg.rope_base)
+    n_q, n_kv = cfg.n_head * hd, cfg.n_kv_head * hd
+    x = w.tok_emb[ids]
+    states = [x]
+    for i, layer in enumerate(w.layers):
+        h = sm.rms_norm(x, layer.attn_norm, cfg.rms_eps)
+        qkv = h @ layer.wqkv
+        q = sm.apply_rope(qkv[:, :n_q].reshape(T, cfg.n_head, hd), cos, sin, model.rope)
+        k = sm.apply_rope(
+            qkv[:, n_q : n_q + n_kv].reshape(T, cfg.n_kv_head, hd), cos, sin, model.rope
+        )
+        v = qkv[:, n_q + n_kv :].reshape(T, cfg.n_kv_head, hd)
+        keys, values = cache.update(i, k.transpose(1, 0, 2), v.transpose(1, 0, 2))
+        x = x + sm.attention(q, keys, values, 0) @ layer.wo
+        h = sm.rms_norm(x, layer.ffn_norm, cfg.rms_eps)
+        gate, up = np.split(h @ layer.w_gate_up, 2, axis=-1)
+        x = x + (sm.silu(gate) * up) @ layer.w_down
+        states.append(x)
+    return np.stack(states)
 
 
 # ----------------------------------------------------------------------------------------------
