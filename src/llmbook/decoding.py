@@ -604,6 +604,11 @@ def batched_attention(
     return (weights @ V).reshape(B, n_head * hd).astype(np.float32)
 
 
+def token_label(text: str) -> str:
+    """A token's text made visible in a figure or table: spaces as ``␣``, newlines as ``↵``."""
+    return text.replace(" ", "\u2423").replace("\n", "\u21b5") or "(empty)"
+
+
 def smollm_shape(config):
     """The :class:`llmbook.architecture.Shape` of a :class:`llmbook.smollm.Config` (a LLaMA
     block: RMSNorm, RoPE, grouped-query attention, SwiGLU, no biases; tied output head)."""
