@@ -286,6 +286,9 @@ def test_repetition_and_distinct_hand_computed():
     assert dec.distinct_n([[1, 2, 3], [1, 2, 4]], 2) == pytest.approx(0.75)
     assert dec.loop_period([5, 1, 2, 3, 1, 2, 3]) == (3, 6)
     assert dec.loop_period([1, 2, 3]) == (0, 0)
+    rep = dec.repeated_positions([1, 2, 1, 2, 1, 2], 2)
+    assert rep.tolist() == [False, False, False, True, True, True]
+    assert rep.sum() / 5 == pytest.approx(dec.repetition_rate([1, 2, 1, 2, 1, 2], 2))
 
 
 # -- the real model: the batched step matches the model's own forward pass -----------------------

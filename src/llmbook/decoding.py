@@ -494,6 +494,17 @@ def distinct_n(sequences: Sequence[Sequence], n: int = 2) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
+def repeated_positions(tokens: Sequence, n: int = 4) -> np.ndarray:
+    """For each position, whether the token there ends an n-gram that already occurred earlier
+    in the sequence (the positions that make up :func:`repetition_rate`)."""
+    seen: set[tuple] = set()
+    out = np.zeros(len(tokens), dtype=bool)
+    for i, gram in enumerate(ngrams(tokens, n)):
+        out[i + n - 1] = gram in seen
+        seen.add(gram)
+    return out
+
+
 def loop_period(tokens: Sequence, max_period: int = 32) -> tuple[int, int]:
     """Whether ``tokens`` end in a loop: the smallest period ``q`` whose last ``2q`` tokens are
     one block repeated, and how many tokens at the end follow that period. ``(0, 0)`` if none."""
