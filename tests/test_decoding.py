@@ -343,3 +343,16 @@ def test_sample_rows_mixes_strategies_in_one_batch():
     assert mixed[0].tokens == [1, 0, 1, 0, 1, 0]
     assert mixed[1].tokens == alone[0].tokens
     assert root.ids == [0]  # the root is forked, never consumed
+
+
+def test_roofline_hand_computed():
+    # 1e9 parameters in 2e9 bytes, 1e5 bytes of KV per token, 1000 tokens of context:
+    # batch 1 reads 2.1e9 bytes per step; at 1e12 B/s that is 476 tokens/s.
+    r = dec.roofline_tokens_per_s(1e9, 2e9, 1e5, 1000, 1, 1e12, 1e14)
+    assert r["memory"] == pytest.approx(1e12 / 2.1e9)
+    assert r["compute"] == pytest.approx(1e14 / 2e9)
+    assert r["bound"] == r["memory"]
+    # a large batch hits the arithmetic limit (5e4 tokens/s)
+    big = dec.roofline_tokens_per_s(1e9, 2e9, 0.0, 1000, 1000, 1e12, 1e14)
+    assert big["bound"] == pytest.approx(5e4)
+    assert dec.bytes_per_decode_step(2e9, 1e5, 1000, 4) == pytest.approx(2.4e9)

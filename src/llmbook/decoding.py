@@ -695,5 +695,63 @@ def copy_bandwidth_bytes_per_s(megabytes: int = 256, repeats: int = 5) -> float:
     return 2 * src.nbytes / timed(lambda: np.copyto(dst, src), repeats)
 
 
+def matmul_flops_per_s(n: int = 1024, repeats: int = 3) -> float:
+    """Float32 FLOP/s of an ``n × n`` by ``n × n`` numpy matrix product (``2 n³`` FLOPs), the
+    arithmetic peak this machine's BLAS reaches on a large, cache-friendly product."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    return 2 * n**3 / timed(lambda: a @ b, repeats)
+
+
+def decode_tokens_per_s(lm: SmolLM, root: State, batch: int, steps: int, repeats: int = 1) -> float:
+    """Aggregate tokens/s of ``steps`` batched one-token steps of ``batch`` copies of ``root``
+    (forward pass and output head only: no sampling), after one untimed warm-up step; the best
+    of ``repeats`` runs."""
+    best = 0.0
+    for _ in range(repeats):
+        states = lm.step([lm.fork(root) for _ in range(batch)], [0] * batch)
+        start = time.perf_counter()
+        for _ in range(steps):
+            states = lm.step(states, [int(np.argmax(s.logits)) for s in states])
+        best = max(best, batch * steps / (time.perf_counter() - start))
+    return best
+
+
+# ----------------------------------------------------------------------------------------------
+# The decoding roofline (formulas; llmbook.memory has the single-stream bounds)
+
+
+def bytes_per_decode_step(
+    weight_bytes: float, kv_bytes_per_token: float, context_tokens: int, batch: int = 1
+) -> float:
+    """Bytes read from memory by one decoding step of ``batch`` sequences: every weight once
+    (shared by the batch) plus each sequence's KV cache of ``context_tokens`` tokens."""
+    return float(weight_bytes) + float(batch) * float(context_tokens) * float(kv_bytes_per_token)
+
+
+def roofline_tokens_per_s(
+    params: float,
+    weight_bytes: float,
+    kv_bytes_per_token: float,
+    context_tokens: int,
+    batch: int,
+    bandwidth_bytes_per_s: float,
+    peak_flops_per_s: float,
+) -> dict[str, float]:
+    """Aggregate decoding tokens/s of ``batch`` sequences under the two limits of the roofline
+    model (Williams et al. 2009): memory, ``batch × bandwidth / bytes per step``, and
+    arithmetic, ``peak / (2 N)`` (2 FLOPs per parameter per token; attention's FLOPs, small at
+    short contexts, are left out). Returns both limits and their minimum, ``bound``."""
+    step_bytes = bytes_per_decode_step(weight_bytes, kv_bytes_per_token, context_tokens, batch)
+    memory_limit = batch * bandwidth_bytes_per_s / step_bytes
+    compute_limit = peak_flops_per_s / (2 * float(params))
+    return {
+        "memory": memory_limit,
+        "compute": compute_limit,
+        "bound": min(memory_limit, compute_limit),
+    }
+
+
 def token_counts(results: Sequence[Result]) -> Counter:
     return Counter(t for r in results for t in r.tokens)
