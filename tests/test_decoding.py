@@ -356,3 +356,21 @@ def test_roofline_hand_computed():
     big = dec.roofline_tokens_per_s(1e9, 2e9, 0.0, 1000, 1000, 1e12, 1e14)
     assert big["bound"] == pytest.approx(5e4)
     assert dec.bytes_per_decode_step(2e9, 1e5, 1000, 4) == pytest.approx(2.4e9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(arrays(np.float64, st.integers(1, 60), elements=st.sampled_from([-1.0, 0.0, 0.5, 2.0, 3.0])),
+       st.integers(1, 70))  # fmt: skip
+def test_top_indices_equals_a_stable_full_sort(z, m):
+    np.testing.assert_array_equal(dec.top_indices(z, m), np.argsort(-z, kind="stable")[:m])
+
+
+def test_top_p_partial_sort_matches_full_sort(monkeypatch):
+    z = np.random.default_rng(1).standard_normal(5000) * 3
+    for p in (0.3, 0.9, 0.999):
+        fast = dec.top_p(z, p)
+        monkeypatch.setattr(dec, "TOP_P_CANDIDATES", 10**9)
+        np.testing.assert_array_equal(np.isfinite(fast), np.isfinite(dec.top_p(z, p)))
+        monkeypatch.setattr(dec, "TOP_P_CANDIDATES", 16)
+        np.testing.assert_array_equal(np.isfinite(fast), np.isfinite(dec.top_p(z, p)))
+        monkeypatch.undo()

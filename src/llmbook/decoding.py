@@ -71,6 +71,25 @@ def _keep(logits: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
+def top_indices(z: np.ndarray, m: int) -> np.ndarray:
+    """The indices of the ``m`` largest values of ``z``, largest first, ties in index order:
+    ``np.argsort(-z, kind="stable")[:m]`` without sorting the whole vocabulary."""
+    z = np.asarray(z)
+    m = min(m, z.size)
+    if m <= 0:
+        return np.zeros(0, dtype=np.int64)
+    kth = np.partition(z, z.size - m)[z.size - m]  # the m-th largest value
+    above = np.flatnonzero(z > kth)
+    ties = np.flatnonzero(z == kth)[: m - above.size]
+    idx = np.concatenate([above, ties])
+    return idx[np.lexsort((idx, -z[idx]))]
+
+
+#: Top-p first sorts only this many of the most probable tokens, and sorts the whole vocabulary
+#: only when they hold less than the mass ``p`` (an optimisation; the result is the same).
+TOP_P_CANDIDATES = 4096
+
+
 def top_k(logits: np.ndarray, k: int) -> np.ndarray:
     """Keep the ``k`` highest logits (Fan et al. 2018). As in transformers'
     ``TopKLogitsWarper``, tokens tied with the k-th logit are kept too."""
@@ -93,8 +112,11 @@ def top_p(logits: np.ndarray, p: float) -> np.ndarray:
     if not 0 < p <= 1:
         raise ValueError(f"p must be in (0, 1], got {p!r}")
     z = np.asarray(logits, dtype=np.float64)
-    order = np.argsort(-z, kind="stable")  # most probable first
-    probs = probabilities(z)[order]
+    all_probs = probabilities(z)
+    order = top_indices(z, TOP_P_CANDIDATES)  # most probable first
+    if order.size < z.size and all_probs[order].sum() < p:
+        order = np.argsort(-z, kind="stable")
+    probs = all_probs[order]
     before = np.concatenate([[0.0], np.cumsum(probs)[:-1]])  # mass of the tokens ranked above
     keep = np.zeros(z.size, dtype=bool)
     keep[order] = before < p  # a token is needed while the mass above it is still short of p
@@ -383,8 +405,7 @@ def beam_search(
         candidates = []  # (sum log p, parent index, token)
         for b, (state, total) in enumerate(live):
             logp = log_softmax(state.logits)
-            width = min(2 * beams, logp.size)
-            best = np.argsort(-logp, kind="stable")[:width]
+            best = top_indices(logp, 2 * beams)
             candidates += [(total + float(logp[t]), b, int(t)) for t in best]
         candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
         chosen = []
@@ -453,7 +474,7 @@ def contrastive_search(
     result = Result([])
     for _ in range(max_tokens):
         logp = log_softmax(state.logits)
-        top = np.argsort(-logp, kind="stable")[:k]
+        top = top_indices(logp, k)
         forks = [model.fork(state) for _ in top]
         stepped = model.step(forks, [int(t) for t in top])
         candidate_h = np.stack([s.hiddens[-1] for s in stepped])
