@@ -374,3 +374,22 @@ def test_top_p_partial_sort_matches_full_sort(monkeypatch):
         monkeypatch.setattr(dec, "TOP_P_CANDIDATES", 16)
         np.testing.assert_array_equal(np.isfinite(fast), np.isfinite(dec.top_p(z, p)))
         monkeypatch.undo()
+
+
+def test_searches_run_together_give_the_same_results():
+    m = loop_model()
+    stop = frozenset({4})
+    roots = [m.prefill([0]), m.prefill([2])]
+    alone = [dec.beam_search(m, [], 5, 3, 1.0, stop, r) for r in roots]
+    alone_cs = [dec.contrastive_search(m, [], 5, 2, 0.5, stop, r) for r in roots]
+    m.steps = 0
+    together = dec.run_together(
+        m,
+        [dec.beam_steps(m, r, 5, 3, 1.0, stop) for r in roots]
+        + [dec.contrastive_steps(m, r, 5, 2, 0.5, stop) for r in roots],
+    )
+    assert [[h.tokens for h in hs] for hs in together[:2]] == [
+        [h.tokens for h in hs] for hs in alone
+    ]
+    assert [r.tokens for r in together[2:]] == [r.tokens for r in alone_cs]
+    assert m.steps <= 5  # one batched call per step for all four searches

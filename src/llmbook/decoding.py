@@ -378,6 +378,34 @@ class Beam:
     stopped: bool
 
 
+def run_together(model: Stepper, searches: Sequence) -> list:
+    """Drive several searches (generators from :func:`beam_steps`, :func:`contrastive_steps`)
+    at once: each yields ``(states, tokens)`` when it needs the model, and all their requests
+    go to ``model.step`` as one batch. Returns each search's result, in order."""
+    results: list = [None] * len(searches)
+    pending = {}
+    for i, search in enumerate(searches):
+        try:
+            pending[i] = next(search)
+        except StopIteration as stop:
+            results[i] = stop.value
+    while pending:
+        order = list(pending)
+        states = [s for i in order for s in pending[i][0]]
+        tokens = [t for i in order for t in pending[i][1]]
+        stepped = model.step(states, tokens)
+        requests, start = {}, 0
+        for i in order:
+            n = len(pending[i][0])
+            try:
+                requests[i] = searches[i].send(stepped[start : start + n])
+            except StopIteration as stop:
+                results[i] = stop.value
+            start += n
+        pending = requests
+    return results
+
+
 def beam_search(
     model: Stepper,
     prompt: Sequence[int],
@@ -387,8 +415,23 @@ def beam_search(
     stop_ids: frozenset[int] = frozenset(),
     prefilled: State | None = None,
 ) -> list[Beam]:
-    """Beam search: keep the ``beams`` most probable partial sequences; at each step extend each
-    by every token and keep the ``beams`` best of the extensions by total log-probability.
+    """Beam search on one prompt (see :func:`beam_steps`); the hypotheses, best first."""
+    root = prefilled if prefilled is not None else model.prefill(prompt)
+    search = beam_steps(model, root, max_tokens, beams, length_penalty, stop_ids)
+    return run_together(model, [search])[0]
+
+
+def beam_steps(
+    model: Stepper,
+    root: State,
+    max_tokens: int,
+    beams: int = 4,
+    length_penalty: float = 1.0,
+    stop_ids: frozenset[int] = frozenset(),
+):
+    """Beam search as a generator for :func:`run_together`: keep the ``beams`` most probable
+    partial sequences; at each step extend each by every token and keep the ``beams`` best of
+    the extensions by total log-probability.
 
     As in transformers' beam search: an extension that picks a stop token becomes a finished
     hypothesis, scored by :func:`length_normalised`, and does not take a beam; the search ends
@@ -398,7 +441,6 @@ def beam_search(
     """
     if beams < 1:
         raise ValueError(f"beams must be >= 1, got {beams!r}")
-    root = prefilled if prefilled is not None else model.prefill(prompt)
     live: list[tuple[State, float]] = [(model.fork(root), 0.0)]
     finished: list[Beam] = []
     for step in range(max_tokens):
@@ -435,7 +477,7 @@ def beam_search(
         for _, b, _ in chosen:
             parents.append(live[b][0] if b not in used else model.fork(live[b][0]))
             used.add(b)
-        stepped = model.step(parents, [t for _, _, t in chosen])
+        stepped = yield parents, [t for _, _, t in chosen]
         live = [(s, total) for s, (total, _, _) in zip(stepped, chosen, strict=True)]
     finished.sort(key=lambda f: -f.score)
     return finished
@@ -465,18 +507,32 @@ def contrastive_search(
     stop_ids: frozenset[int] = frozenset(),
     prefilled: State | None = None,
 ) -> Result:
-    """Contrastive search (Su et al. 2022): at each step take the ``k`` most probable tokens,
-    run the model one step on each (one batch of ``k``) to get the hidden state it would
-    produce, and pick the one maximising :func:`contrastive_scores` against the hidden states
-    of every earlier position (prompt included, as transformers does). ``alpha = 0`` is greedy.
+    """Contrastive search on one prompt (see :func:`contrastive_steps`)."""
+    root = prefilled if prefilled is not None else model.prefill(prompt)
+    return run_together(model, [contrastive_steps(model, root, max_tokens, k, alpha, stop_ids)])[0]
+
+
+def contrastive_steps(
+    model: Stepper,
+    root: State,
+    max_tokens: int,
+    k: int = 4,
+    alpha: float = 0.6,
+    stop_ids: frozenset[int] = frozenset(),
+):
+    """Contrastive search (Su et al. 2022) as a generator for :func:`run_together`: at each
+    step take the ``k`` most probable tokens, run the model one step on each (one batch of
+    ``k``) to get the hidden state it would produce, and pick the one maximising
+    :func:`contrastive_scores` against the hidden states of every earlier position (prompt
+    included, as transformers does). ``alpha = 0`` is greedy. Returns a :class:`Result`.
     """
-    state = model.fork(prefilled if prefilled is not None else model.prefill(prompt))
+    state = model.fork(root)
     result = Result([])
     for _ in range(max_tokens):
         logp = log_softmax(state.logits)
         top = top_indices(logp, k)
         forks = [model.fork(state) for _ in top]
-        stepped = model.step(forks, [int(t) for t in top])
+        stepped = yield forks, [int(t) for t in top]
         candidate_h = np.stack([s.hiddens[-1] for s in stepped])
         penalty = degeneration_penalty(candidate_h, state.hiddens)
         scores = contrastive_scores(np.exp(logp[top]), penalty, alpha)
