@@ -268,7 +268,8 @@ def block_backward(dx3, saved, layer: Layer, index: int, config, cos, sin, lora,
     # rotation is orthogonal: its transpose rotates by the opposite angle
     dq = apply_rope(dqg.transpose(2, 0, 1, 3).reshape(T, H, hd), cos, -sin, rope)
     dk = apply_rope(dkg.transpose(1, 0, 2), cos, -sin, rope)
-    dqkv = np.concatenate([dq.reshape(T, n_q), dk.reshape(T, -1), dvg.transpose(1, 0, 2).reshape(T, -1)], axis=1)  # fmt: skip
+    dv = dvg.transpose(1, 0, 2).reshape(T, -1)
+    dqkv = np.concatenate([dq.reshape(T, n_q), dk.reshape(T, -1), dv], axis=1)
     dh1 = _linear_backward(dqkv, s["h1"], layer.wqkv, cols_of, index, lora, "wqkv", grads)
     return dx2 + _rms_backward(dh1, s["x"], s["r1"], layer.attn_norm)
 
