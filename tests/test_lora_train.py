@@ -7,33 +7,6 @@ import numpy as np
 import pytest
 
 from llmbook import lora_train, smollm
-from llmbook.smollm import Config, Layer, Weights
-
-
-def tiny_weights(seed: int = 0, dtype=np.float64) -> Weights:
-    """A random 3-block LLaMA (d = 16, 4 query heads sharing 2 key/value heads, d_ff = 24)."""
-    cfg = Config(
-        n_layer=3, d_model=16, n_head=4, n_kv_head=2, d_ff=24, vocab_size=40, context_length=64,
-        rope_base=10000.0, rope_dim=4, rms_eps=1e-5, bos_id=0, eos_id=1, chat_template="",
-    )  # fmt: skip
-    rng = np.random.default_rng(seed)
-
-    def m(*shape, scale=0.3):
-        return (rng.standard_normal(shape) * scale).astype(dtype)
-
-    hd = cfg.head_dim
-    layers = tuple(
-        Layer(
-            attn_norm=1 + m(16, scale=0.1),
-            wqkv=m(16, (4 + 2 * 2) * hd),
-            wo=m(16, 16),
-            ffn_norm=1 + m(16, scale=0.1),
-            w_gate_up=m(16, 48),
-            w_down=m(24, 16),
-        )
-        for _ in range(3)
-    )
-    return Weights(cfg, m(40, 16, scale=1.0), layers, 1 + m(16, scale=0.1), {})
 
 
 def randomised_lora(weights, layers, targets, seed=1):
@@ -45,7 +18,7 @@ def randomised_lora(weights, layers, targets, seed=1):
 
 
 def test_gradients_match_central_differences():
-    w = tiny_weights()
+    w = lora_train.tiny_weights()
     lora = randomised_lora(w, [1, 2], lora_train.TARGETS)
     examples = [
         lora_train.Example(np.array([2, 5, 7, 9, 11, 3, 4]), 3),
@@ -72,7 +45,7 @@ def test_gradients_match_central_differences():
 
 
 def test_zero_b_leaves_the_model_unchanged_and_merge_equals_unmerged():
-    w = tiny_weights()
+    w = lora_train.tiny_weights()
     ids = np.array([3, 1, 4, 1, 5, 9, 2, 6])
     base = lora_train.logits_with_lora(w, ids, None)
     fresh = lora_train.init_lora(w, [0, 2], rank=3, alpha=6.0, targets=("q", "v", "down"))
@@ -87,7 +60,7 @@ def test_zero_b_leaves_the_model_unchanged_and_merge_equals_unmerged():
 
 
 def test_lora_parameter_count():
-    w = tiny_weights()
+    w = lora_train.tiny_weights()
     lora = lora_train.init_lora(w, [2], rank=2, alpha=2.0, targets=("q", "v"))
     # q: 16 -> 16, v: 16 -> 8 (2 kv heads of 4): r (d_in + d_out) each
     assert lora.n_params == 2 * (16 + 16) + 2 * (16 + 8)
@@ -135,7 +108,7 @@ def test_forward_matches_smollm_and_merge_on_the_real_model(model):
 
 
 def test_cached_prefix_loss_equals_the_full_pass_loss():
-    w = tiny_weights()
+    w = lora_train.tiny_weights()
     lora = randomised_lora(w, [2], ("q", "v", "o"))
     ex = lora_train.Example(np.array([2, 5, 7, 9, 11, 3, 4]), 4)
     logits = lora_train.logits_with_lora(w, ex.ids, lora)
@@ -146,3 +119,9 @@ def test_cached_prefix_loss_equals_the_full_pass_loss():
     loss, _, stats = lora_train.loss_and_grads(w, [state], [ex], 2, lora, need_grads=False)
     assert loss == pytest.approx(expected, rel=1e-12)
     assert stats["n_tokens"] == 3
+
+
+def test_model_parameter_count():
+    w = lora_train.tiny_weights()
+    per_layer = 16 + 16 * 32 + 16 * 16 + 16 + 16 * 48 + 24 * 16
+    assert lora_train.n_model_params(w) == 40 * 16 + 16 + 3 * per_layer

@@ -347,6 +347,43 @@ def loss_and_grads(
     return loss / total, grads, {"n_tokens": total, "n_correct": correct}
 
 
+def tiny_weights(seed: int = 0, dtype=np.float64) -> Weights:
+    """A random 3-block LLaMA for checks (d = 16, 4 query heads sharing 2 key/value heads,
+    d_ff = 24, vocabulary 40): the same code paths as SmolLM2, small enough for float64 finite
+    differences."""
+    cfg = Config(
+        n_layer=3, d_model=16, n_head=4, n_kv_head=2, d_ff=24, vocab_size=40, context_length=64,
+        rope_base=10000.0, rope_dim=4, rms_eps=1e-5, bos_id=0, eos_id=1, chat_template="",
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+
+    def m(*shape, scale=0.3):
+        return (rng.standard_normal(shape) * scale).astype(dtype)
+
+    hd = cfg.head_dim
+    layers = tuple(
+        Layer(
+            attn_norm=1 + m(16, scale=0.1),
+            wqkv=m(16, (4 + 2 * 2) * hd),
+            wo=m(16, 16),
+            ffn_norm=1 + m(16, scale=0.1),
+            w_gate_up=m(16, 48),
+            w_down=m(24, 16),
+        )
+        for _ in range(3)
+    )
+    return Weights(cfg, m(40, 16, scale=1.0), layers, 1 + m(16, scale=0.1), {})
+
+
+def n_model_params(weights: Weights) -> int:
+    """Parameters of the model (the tied embedding counted once)."""
+    arrays = [weights.tok_emb, weights.norm]
+    for layer in weights.layers:
+        arrays += [layer.attn_norm, layer.wqkv, layer.wo, layer.ffn_norm]
+        arrays += [layer.w_gate_up, layer.w_down]
+    return int(sum(a.size for a in arrays))
+
+
 # ----------------------------------------------------------------------------------------------
 # Adam and the training loop
 

@@ -259,3 +259,92 @@ def train(
         "frozen_before": before,
         "frozen_after": fingerprint(frozen),
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# Published trainable-parameter counts, for checking the counting formulas of llmbook.peft
+
+#: GPT-3 175B counts of Hu et al. 2021 (Table 4, with the settings of Appendix D.4) and the
+#: mt0-large line printed in the Hugging Face PEFT README. ``published`` is the figure as
+#: printed (the paper rounds to 0.1M); ``setting`` is what the source states it was counted for.
+PUBLISHED_COUNTS = (
+    {
+        "model": "GPT-3 175B",
+        "method": "prompt",
+        "setting": "l_p = 256 prefix + l_i = 8 infix tokens (PreEmbed)",
+        "published": 3.2e6,
+        "digits": 0.1e6,
+        "source": "hu2021lora: Table 4 and Appendix D.4",
+    },  # noqa: E501
+    {
+        "model": "GPT-3 175B",
+        "method": "lora",
+        "setting": "r_q = r_v = 1",
+        "published": 4.7e6,
+        "digits": 0.1e6,
+        "source": "hu2021lora: Table 4 and Appendix D.4",
+    },  # noqa: E501
+    {
+        "model": "GPT-3 175B",
+        "method": "lora",
+        "setting": "r_v = 2",
+        "published": 4.7e6,
+        "digits": 0.1e6,
+        "source": "hu2021lora: Appendix D.4",
+    },  # noqa: E501
+    {
+        "model": "GPT-3 175B",
+        "method": "lora",
+        "setting": "r_q = r_v = 8",
+        "published": 37.7e6,
+        "digits": 0.1e6,
+        "source": "hu2021lora: Table 4 and Appendix D.4",
+    },  # noqa: E501
+    {
+        "model": "GPT-3 175B",
+        "method": "lora",
+        "setting": "r_q = r_k = r_v = r_o = 2",
+        "published": 37.7e6,
+        "digits": 0.1e6,
+        "source": "hu2021lora: Appendix D.4",
+    },  # noqa: E501
+    {
+        "model": "GPT-3 175B",
+        "method": "prefix-layer",
+        "setting": "l_p = l_i = 8 (PreLayer)",
+        "published": 20.2e6,
+        "digits": 0.1e6,
+        "source": "hu2021lora: Table 4 and Appendix D.4",
+    },  # noqa: E501
+    {
+        "model": "mt0-large",
+        "method": "lora",
+        "setting": "r = 8 on q and v",
+        "published": 2_359_296,
+        "digits": 1,
+        "source": "huggingface2023peft: README, get_peft_model example",
+    },  # noqa: E501
+)
+
+
+def published_checks(gpt3, mt0) -> list[dict]:
+    """Each published count next to the count of :mod:`llmbook.peft` for the stated setting,
+    ``gpt3`` and ``mt0`` being the two models' :class:`~llmbook.architecture.Shape`. PreLayer
+    uses the paper's own formula L·d_model·(l_p + l_i) (§5.1), which is
+    :func:`llmbook.peft.prompt_params` once per layer."""
+    from llmbook import peft
+
+    ours = [
+        peft.prompt_params(gpt3, 256 + 8),
+        peft.lora_params(gpt3, 1, ("q", "v")),
+        peft.lora_params(gpt3, 2, ("v",)),
+        peft.lora_params(gpt3, 8, ("q", "v")),
+        peft.lora_params(gpt3, 2, ("q", "k", "v", "o")),
+        gpt3.layers * peft.prompt_params(gpt3, 8 + 8),
+        peft.lora_params(mt0, 8, ("q", "v")),
+    ]
+    rows = []
+    for row, count in zip(PUBLISHED_COUNTS, ours, strict=True):
+        agrees = abs(count - row["published"]) <= row["digits"] / 2
+        rows.append({**row, "computed": count, "agrees": agrees})
+    return rows
