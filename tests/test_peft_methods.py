@@ -83,3 +83,27 @@ def test_training_lowers_the_loss_and_leaves_frozen_weights_alone(frozen, x, met
 def test_unknown_method():
     with pytest.raises(ValueError, match="unknown method"):
         peft_methods.init_params("dora", peft_methods.init_block())
+
+
+def test_published_counts(root):
+    from llmbook import catalog
+
+    gpt3 = Shape.from_row(catalog.lookup("architectures", "GPT-3 175B", root / "data"))
+    mt0 = Shape(
+        layers=24, encoder_layers=24, d_model=1024, heads=16, head_dim=64, ffn_dim=2816,
+        vocab_size=250112, position_encoding="relative", norm="rmsnorm", activation="geglu",
+        relative_attention_buckets=32,
+    )  # fmt: skip
+    rows = {(r["method"], r["setting"]): r for r in peft_methods.published_checks(gpt3, mt0)}
+    agree = [k for k, r in rows.items() if r["agrees"]]
+    assert len(agree) == 5
+    # LoRA paper Table 4: 4.7M (r_q = r_v = 1) and 37.7M (r_q = r_v = 8); PreEmbed 3.2M
+    assert rows[("lora", "r_q = r_v = 1")]["computed"] == 96 * 2 * 12288 * 2
+    assert rows[("prompt", "l_p = 256 prefix + l_i = 8 infix tokens (PreEmbed)")]["agrees"]
+    assert rows[("lora", "r = 8 on q and v")]["computed"] == 2_359_296  # PEFT README, exact
+    # Two of the paper's figures disagree with its own formulas (documented in the chapter):
+    # PreLayer L·d·(l_p + l_i) = 96·12288·16 = 18.9M, not 20.2M; rank 2 on four matrices is
+    # 18.9M, not 37.7M.
+    assert rows[("prefix-layer", "l_p = l_i = 8 (PreLayer)")]["computed"] == 96 * 12288 * 16
+    assert rows[("lora", "r_q = r_k = r_v = r_o = 2")]["computed"] == 96 * 4 * 2 * 2 * 12288
+    assert not rows[("prefix-layer", "l_p = l_i = 8 (PreLayer)")]["agrees"]

@@ -13,7 +13,7 @@ parameters ``θ`` (counts as in :mod:`llmbook.peft`, for one layer):
 
 * **adapter** (Houlsby et al. 2019, §2.1): a bottleneck ``z + gelu(z Wdown + bdown) Wup + bup``
   applied to each sub-layer's output before the residual sum; ``Wup = 0`` at start.
-* **prefix** (Li & Liang 2021, §4.3): ``n`` trained key/value vectors prepended in the
+* **prefix** (Li & Liang 2021): ``n`` trained key/value vectors prepended in the
   attention, produced during training by a small MLP from a smaller matrix (the
   re-parameterisation the authors found stabilises training), kept as plain vectors afterwards.
 * **p-tuning-v2** (Liu et al. 2022): the same prefix keys and values, trained directly in every
