@@ -125,3 +125,25 @@ def test_model_parameter_count():
     w = lora_train.tiny_weights()
     per_layer = 16 + 16 * 32 + 16 * 16 + 16 + 16 * 48 + 24 * 16
     assert lora_train.n_model_params(w) == 40 * 16 + 16 + 3 * per_layer
+
+
+def test_packed_sequences_equal_separate_ones():
+    w = lora_train.tiny_weights()
+    seqs = [np.array([2, 5, 7, 9, 11]), np.array([6, 8, 10]), np.array([1, 2, 3, 4, 5, 6, 7])]
+    packed = lora_train.prefix_states_many(w, seqs, 2)
+    for ids, state in zip(seqs, packed, strict=True):
+        np.testing.assert_allclose(state, lora_train.prefix_states(w, ids, 2), atol=1e-12)
+    lora = randomised_lora(w, [2], ("q", "v", "up"))
+    exs = [lora_train.Example(ids, 2) for ids in seqs]
+    both, g_both, _ = lora_train.loss_and_grads(w, packed, exs, 2, lora)
+    parts = [
+        lora_train.loss_and_grads(w, [st], [ex], 2, lora)
+        for st, ex in zip(packed, exs, strict=True)
+    ]
+    n = [len(ex.ids) - ex.start for ex in exs]
+    assert both == pytest.approx(
+        sum(p[0] * k for p, k in zip(parts, n, strict=True)) / sum(n), rel=1e-12
+    )
+    for name, g in g_both.items():
+        expected = sum(p[1][name] * k for p, k in zip(parts, n, strict=True)) / sum(n)
+        np.testing.assert_allclose(g, expected, atol=1e-12)

@@ -207,35 +207,79 @@ def _linear_backward(dout, x, w, cols_of, layer_index, lora, field, grads):
     return dx
 
 
-def block_forward(x, layer: Layer, index: int, config: Config, cos, sin, lora=None, rope=None):
-    """Output of block ``index`` for a whole sequence ``x`` (T, d), and what the backward needs."""
+def _attention(q, k, v, segments, dtype):
+    """Causal grouped-query attention within each (start, end) segment of the packed rows.
+    ``q`` (T, H, hd), ``k``, ``v`` (T, G, hd); returns the output (T, H·hd) and, per segment,
+    the grouped arrays and probabilities the backward needs."""
+    T, H, hd = q.shape
+    G = k.shape[1]
+    group = H // G
+    inv_sqrt = dtype.type(1 / np.sqrt(hd))  # a numpy float64 scalar would promote float32
+    out = np.empty((T, H * hd), dtype=q.dtype)
+    saved = []
+    for start, end in segments:
+        n = end - start
+        # (G, group, n, hd) queries against (G, 1, n, hd) keys and values
+        qg = q[start:end].reshape(n, G, group, hd).transpose(1, 2, 0, 3)
+        kg = k[start:end].transpose(1, 0, 2)[:, None]
+        vg = v[start:end].transpose(1, 0, 2)[:, None]
+        scores = (qg @ kg.transpose(0, 1, 3, 2)) * inv_sqrt
+        scores = np.where(np.triu(np.ones((n, n), bool), 1), -np.inf, scores)
+        p = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        p /= p.sum(axis=-1, keepdims=True)
+        out[start:end] = (p @ vg).transpose(2, 0, 1, 3).reshape(n, H * hd)
+        saved.append((qg, kg, vg, p))
+    return out, saved
+
+
+def _attention_backward(do, saved, segments, n_head, dtype):
+    """Gradients (T, H, hd), (T, G, hd), (T, G, hd) of queries, keys and values."""
+    T = do.shape[0]
+    hd = do.shape[1] // n_head
+    G = saved[0][1].shape[0]
+    group = n_head // G
+    inv_sqrt = dtype.type(1 / np.sqrt(hd))
+    dq = np.empty((T, n_head, hd), dtype=do.dtype)
+    dk = np.empty((T, G, hd), dtype=do.dtype)
+    dv = np.empty((T, G, hd), dtype=do.dtype)
+    for (start, end), (qg, kg, vg, p) in zip(segments, saved, strict=True):
+        n = end - start
+        dog = do[start:end].reshape(n, G, group, hd).transpose(1, 2, 0, 3)
+        dp = dog @ vg.transpose(0, 1, 3, 2)
+        dv[start:end] = (p.transpose(0, 1, 3, 2) @ dog).sum(axis=1).transpose(1, 0, 2)
+        dscores = p * (dp - np.sum(dp * p, axis=-1, keepdims=True)) * inv_sqrt
+        dq[start:end] = (dscores @ kg).transpose(2, 0, 1, 3).reshape(n, n_head, hd)
+        dk[start:end] = (dscores.transpose(0, 1, 3, 2) @ qg).sum(axis=1).transpose(1, 0, 2)
+    return dq, dk, dv
+
+
+def block_forward(
+    x, layer: Layer, index: int, config: Config, cos, sin, lora=None, rope=None, segments=None
+):
+    """Output of block ``index`` for ``x`` (T, d), and what the backward needs.
+
+    ``x`` holds one sequence, or several packed one after another with ``segments`` their
+    (start, end) rows: the matrix products then run once over all rows, attention within each
+    sequence (``cos``, ``sin`` give each row the angles of its position in its own sequence)."""
     rope = rope or ROPE_INTERLEAVED
     cols_of = target_slices(config)
     T, hd, eps = x.shape[0], config.head_dim, config.rms_eps
     H, G = config.n_head, config.n_kv_head
-    group = H // G
     n_q, n_kv = H * hd, G * hd
+    segments = segments or [(0, T)]
     h1, r1 = _rms(x, layer.attn_norm, eps)
     qkv = _linear(h1, layer.wqkv, cols_of, index, lora, "wqkv")
     q = apply_rope(qkv[:, :n_q].reshape(T, H, hd), cos, sin, rope)
     k = apply_rope(qkv[:, n_q : n_q + n_kv].reshape(T, G, hd), cos, sin, rope)
     v = qkv[:, n_q + n_kv :].reshape(T, G, hd)
-    # (G, group, T, hd) queries against (G, 1, T, hd) keys and values
-    qg = q.reshape(T, G, group, hd).transpose(1, 2, 0, 3)
-    kg, vg = k.transpose(1, 0, 2)[:, None], v.transpose(1, 0, 2)[:, None]
-    inv_sqrt = x.dtype.type(1 / np.sqrt(hd))  # a numpy float64 scalar would promote float32
-    scores = (qg @ kg.transpose(0, 1, 3, 2)) * inv_sqrt
-    scores = np.where(np.triu(np.ones((T, T), bool), 1), -np.inf, scores)
-    p = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    p /= p.sum(axis=-1, keepdims=True)
-    o = (p @ vg).transpose(2, 0, 1, 3).reshape(T, n_q)
+    o, attn = _attention(q, k, v, segments, x.dtype)
     x2 = x + _linear(o, layer.wo, cols_of, index, lora, "wo")
     h2, r2 = _rms(x2, layer.ffn_norm, eps)
     gu = _linear(h2, layer.w_gate_up, cols_of, index, lora, "w_gate_up")
     gate, up = gu[:, : config.d_ff], gu[:, config.d_ff :]
     m = _silu(gate) * up
     x3 = x2 + _linear(m, layer.w_down, cols_of, index, lora, "w_down")
-    saved = dict(x=x, h1=h1, r1=r1, qg=qg, kg=kg, vg=vg, p=p, o=o, x2=x2, h2=h2, r2=r2)
+    saved = dict(x=x, h1=h1, r1=r1, attn=attn, segments=segments, o=o, x2=x2, h2=h2, r2=r2)
     saved.update(gate=gate, up=up, m=m)
     return x3, saved
 
@@ -245,9 +289,7 @@ def block_backward(dx3, saved, layer: Layer, index: int, config, cos, sin, lora,
     rope = rope or ROPE_INTERLEAVED
     cols_of = target_slices(config)
     s = saved
-    T, hd = s["x"].shape[0], config.head_dim
-    H, G = config.n_head, config.n_kv_head
-    group, n_q = H // G, H * hd
+    T = s["x"].shape[0]
     # feed-forward
     dm = _linear_backward(dx3, s["m"], layer.w_down, cols_of, index, lora, "w_down", grads)
     sg = 1 / (1 + np.exp(-s["gate"]))
@@ -258,18 +300,11 @@ def block_backward(dx3, saved, layer: Layer, index: int, config, cos, sin, lora,
     dx2 = dx3 + _rms_backward(dh2, s["x2"], s["r2"], layer.ffn_norm)
     # attention
     do = _linear_backward(dx2, s["o"], layer.wo, cols_of, index, lora, "wo", grads)
-    dog = do.reshape(T, G, group, hd).transpose(1, 2, 0, 3)
-    p = s["p"]
-    dp = dog @ s["vg"].transpose(0, 1, 3, 2)
-    dvg = (p.transpose(0, 1, 3, 2) @ dog).sum(axis=1)  # (G, T, hd)
-    dscores = p * (dp - np.sum(dp * p, axis=-1, keepdims=True)) * dx3.dtype.type(1 / np.sqrt(hd))
-    dqg = dscores @ s["kg"]
-    dkg = (dscores.transpose(0, 1, 3, 2) @ s["qg"]).sum(axis=1)
+    dq, dk, dv = _attention_backward(do, s["attn"], s["segments"], config.n_head, dx3.dtype)
     # rotation is orthogonal: its transpose rotates by the opposite angle
-    dq = apply_rope(dqg.transpose(2, 0, 1, 3).reshape(T, H, hd), cos, -sin, rope)
-    dk = apply_rope(dkg.transpose(1, 0, 2), cos, -sin, rope)
-    dv = dvg.transpose(1, 0, 2).reshape(T, -1)
-    dqkv = np.concatenate([dq.reshape(T, n_q), dk.reshape(T, -1), dv], axis=1)
+    dq = apply_rope(dq, cos, -sin, rope)
+    dk = apply_rope(dk, cos, -sin, rope)
+    dqkv = np.concatenate([dq.reshape(T, -1), dk.reshape(T, -1), dv.reshape(T, -1)], axis=1)
     dh1 = _linear_backward(dqkv, s["h1"], layer.wqkv, cols_of, index, lora, "wqkv", grads)
     return dx2 + _rms_backward(dh1, s["x"], s["r1"], layer.attn_norm)
 
@@ -283,14 +318,30 @@ def _angles(config: Config, T: int, dtype):
     return cos.astype(dtype), sin.astype(dtype)
 
 
+def _packed(config: Config, lengths: list[int], dtype):
+    """Segments and per-row rotary angles for sequences of ``lengths`` packed together."""
+    ends = np.cumsum(lengths)
+    segments = [(int(e - n), int(e)) for e, n in zip(ends, lengths, strict=True)]
+    positions = np.concatenate([np.arange(n) for n in lengths])
+    cos, sin = rope_angles(positions, config.rope_dim, config.rope_base)
+    return segments, cos.astype(dtype), sin.astype(dtype)
+
+
 def prefix_states(weights: Weights, ids, n_frozen: int) -> np.ndarray:
     """Hidden state (T, d) entering block ``n_frozen``: the frozen blocks run once."""
+    return prefix_states_many(weights, [ids], n_frozen)[0]
+
+
+def prefix_states_many(weights: Weights, sequences: list, n_frozen: int) -> list[np.ndarray]:
+    """:func:`prefix_states` of several sequences, packed into one pass (same result, fewer and
+    larger matrix products)."""
     cfg = weights.config
-    x = weights.tok_emb[np.asarray(ids)]
-    cos, sin = _angles(cfg, len(x), x.dtype)
+    lengths = [len(ids) for ids in sequences]
+    x = weights.tok_emb[np.concatenate([np.asarray(ids) for ids in sequences])]
+    segments, cos, sin = _packed(cfg, lengths, x.dtype)
     for i in range(n_frozen):
-        x, _ = block_forward(x, weights.layers[i], i, cfg, cos, sin)
-    return x
+        x, _ = block_forward(x, weights.layers[i], i, cfg, cos, sin, segments=segments)
+    return [x[a:b] for a, b in segments]
 
 
 def logits_with_lora(weights: Weights, ids, lora: Lora | None) -> np.ndarray:
@@ -317,27 +368,26 @@ def loss_and_grads(
     ``n_correct``: response tokens the model ranks first)."""
     cfg = weights.config
     grads = {name: np.zeros_like(m) for name, m in lora.params().items()}
-    total = sum(len(ex.ids) - ex.start for ex in examples)
-    loss, correct = 0.0, 0
-    for x0, ex in zip(states, examples, strict=True):
-        T = len(ex.ids)
-        cos, sin = _angles(cfg, T, x0.dtype)
-        x, saved = x0, []
-        for i in range(n_frozen, cfg.n_layer):
-            x, s = block_forward(x, weights.layers[i], i, cfg, cos, sin, lora)
-            saved.append(s)
-        pos = np.arange(ex.start - 1, T - 1)
-        h, r = _rms(x[pos], weights.norm, cfg.rms_eps)
-        logits = h @ weights.tok_emb.T
-        logits = logits - logits.max(axis=-1, keepdims=True)
-        logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-        target = ex.ids[pos + 1]
-        loss -= float(logp[np.arange(len(pos)), target].sum())
-        correct += int((logp.argmax(axis=-1) == target).sum())
-        if not need_grads:
-            continue
+    x = np.concatenate(states)
+    segments, cos, sin = _packed(cfg, [len(ex.ids) for ex in examples], x.dtype)
+    saved = []
+    for i in range(n_frozen, cfg.n_layer):
+        x, s = block_forward(x, weights.layers[i], i, cfg, cos, sin, lora, segments=segments)
+        saved.append(s)
+    # rows that predict a response token (or the closing end of turn), and their targets
+    pairs = zip(segments, examples, strict=True)
+    pos = np.concatenate([np.arange(a + ex.start - 1, b - 1) for (a, b), ex in pairs])
+    target = np.concatenate([ex.ids[ex.start :] for ex in examples])
+    total = len(pos)
+    h, r = _rms(x[pos], weights.norm, cfg.rms_eps)
+    logits = h @ weights.tok_emb.T
+    logits = logits - logits.max(axis=-1, keepdims=True)
+    logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    loss = -float(logp[np.arange(total), target].sum())
+    correct = int((logp.argmax(axis=-1) == target).sum())
+    if need_grads:
         dlogits = np.exp(logp)
-        dlogits[np.arange(len(pos)), target] -= 1
+        dlogits[np.arange(total), target] -= 1
         dlogits /= total
         dh = dlogits @ weights.tok_emb
         dx = np.zeros_like(x)
