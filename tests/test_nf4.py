@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from llmbook import memory, nf4
 
-#: The NF4 values as published (QLoRA, Dettmers et al. 2023, Appendix E; the table in
-#: bitsandbytes' 4-bit kernels), rounded to float32.
+#: The NF4 values as hard-coded, in float32, by independent NF4 implementations (OpenVINO
+#: NNCF's NF4_QUANTILES, unsloth's NF4_QUANT_TABLE), which take them from bitsandbytes.
 PUBLISHED_NF4 = [
     -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
     -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,

@@ -10,10 +10,10 @@ constant per block: 8/64 + 32/(64·256) ≈ 0.127 bits per weight.
 
 The code values are built as in the bitsandbytes library (``create_normal_map``, offset
 0.9677083): 8 positive quantiles and 7 negative ones of N(0, 1), plus zero, divided by the
-largest. The tests compare them with the published NF4 table. For the second level this module
-uses symmetric 8-bit integers with a per-block absmax after subtracting the mean of the
-constants (QLoRA §3 subtracts the mean; bitsandbytes stores the 8-bit values in its dynamic
-8-bit float code instead of integers, with the same storage cost).
+largest. The tests compare them with the NF4 table other implementations hard-code. For the
+second level this module uses symmetric 8-bit integers with a per-block absmax after
+subtracting the mean of the constants (QLoRA §3 subtracts the mean; bitsandbytes stores the
+8-bit values in its dynamic 8-bit float code instead of integers, with the same storage cost).
 """
 
 from __future__ import annotations
