@@ -1,0 +1,102 @@
+"""Memory plans for fine-tuning the catalog's models: full, LoRA and QLoRA, against GPU sizes.
+
+Built on :mod:`llmbook.memory` (bytes of weights, Adam states, activations) and
+:mod:`llmbook.peft` (trainable parameters). All sizes are decimal GB (1e9 bytes), as GPU vendors
+count them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from llmbook import deployment, memory, peft
+from llmbook.architecture import Shape
+
+GB = memory.GB
+ALL_LINEAR = ("q", "k", "v", "o", "gate", "up", "down")
+
+
+def lora_targets(shape: Shape, targets: tuple[str, ...] = ALL_LINEAR) -> tuple[str, ...]:
+    """``targets`` without ``gate`` for a plain (non-gated) feed-forward block."""
+    return tuple(t for t in targets if t != "gate" or shape.gated)
+
+
+def full_finetune_plan(
+    models: pd.DataFrame,
+    shapes: pd.DataFrame,
+    names: list[str],
+    sequence: int,
+    batch: int,
+    recompute: str = "selective",
+) -> pd.DataFrame:
+    """One row per model: parameters, then GB for weights + gradients + Adam states
+    (mixed precision, 16 bytes per parameter, ZeRO §3.1), activations of one micro-batch
+    (Korthikanti et al. 2022) and their total, on a single device."""
+    rows = []
+    for name in names:
+        params, basis = deployment.params_of(name, models, shapes)
+        shape = deployment.shape_of(name, models, shapes)
+        states = memory.training_state_bytes(params)
+        acts = memory.activation_bytes(shape, sequence, batch, recompute)
+        rows.append(
+            {
+                "model": name,
+                "params": params,
+                "params_basis": basis,
+                "weights_gb": memory.weight_bytes(params, "bf16") / GB,
+                "states_gb": states / GB,
+                "activations_gb": acts / GB,
+                "total_gb": (states + acts) / GB,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def gpus_needed(params: float, activations_bytes: float, memory_gb: float) -> int | None:
+    """Fewest GPUs of ``memory_gb`` that hold full fine-tuning with ZeRO stage 3 (weights,
+    gradients and Adam states sharded, 16Ψ/n each) plus one micro-batch's activations per GPU;
+    None if the activations alone do not fit."""
+    free = memory_gb * GB - activations_bytes
+    if free <= 0:
+        return None
+    return max(1, math.ceil(memory.training_state_bytes(params) / free))
+
+
+def method_plan(
+    models: pd.DataFrame,
+    shapes: pd.DataFrame,
+    names: list[str],
+    sequence: int,
+    batch: int,
+    rank: int,
+    targets: tuple[str, ...] = ALL_LINEAR,
+    recompute: str = "full",
+) -> pd.DataFrame:
+    """One row per (model, method) for full fine-tuning, LoRA (bf16 frozen base) and QLoRA
+    (NF4 + double quantisation base): trainable parameters and GB by part
+    (:func:`llmbook.memory.finetune_bytes`) with activations at ``recompute``."""
+    rows = []
+    for name in names:
+        params, _ = deployment.params_of(name, models, shapes)
+        shape = deployment.shape_of(name, models, shapes)
+        trainable = peft.lora_params(shape, rank, lora_targets(shape, targets))
+        acts = memory.activation_bytes(shape, sequence, batch, recompute)
+        for method in ("full", "lora", "qlora"):
+            parts = memory.finetune_bytes(
+                params, method, trainable=trainable if method != "full" else 0, activations=acts
+            )
+            weights = parts.get("frozen_weights", 0.0)
+            rows.append(
+                {
+                    "model": name,
+                    "method": method,
+                    "trainable": params if method == "full" else trainable,
+                    "weights_gb": weights / GB,
+                    "trainable_states_gb": (parts["total"] - weights - acts) / GB,
+                    "activations_gb": acts / GB,
+                    "total_gb": parts["total"] / GB,
+                }
+            )
+    return pd.DataFrame(rows)

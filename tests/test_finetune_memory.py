@@ -1,0 +1,49 @@
+"""llmbook.finetune_memory: full, LoRA and QLoRA plans from the catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmbook import catalog, finetune_memory, memory, peft
+from llmbook.architecture import Shape
+
+
+@pytest.fixture
+def tables(root):
+    data = root / "data"
+    return catalog.load("models", data), catalog.load("architectures", data)
+
+
+def test_full_plan_is_sixteen_bytes_per_parameter_plus_activations(tables):
+    models, shapes = tables
+    plan = finetune_memory.full_finetune_plan(models, shapes, ["LLaMA-7B"], 2048, 1).iloc[0]
+    assert plan["states_gb"] == pytest.approx(16 * plan["params"] / 1e9)
+    # Korthikanti et al. 2022, selective recomputation: 34·s·b·h bytes per layer
+    assert plan["activations_gb"] == pytest.approx(32 * 34 * 2048 * 4096 / 1e9)
+    assert plan["total_gb"] == pytest.approx(plan["states_gb"] + plan["activations_gb"])
+
+
+def test_gpus_needed_with_zero3():
+    # 1e9 parameters: 16 GB of states; 1 GB of activations; 5 GB cards leave 4 GB: 4 cards
+    assert finetune_memory.gpus_needed(1e9, 1e9, 5) == 4
+    assert finetune_memory.gpus_needed(1e9, 6e9, 5) is None
+    assert finetune_memory.gpus_needed(1e6, 0, 80) == 1
+
+
+def test_method_plan_reproduces_qlora_65b_under_48_gb(tables):
+    # QLoRA abstract: a 65B model fine-tunes in < 48 GB (> 780 GB in 16-bit full fine-tuning)
+    models, shapes = tables
+    plan = finetune_memory.method_plan(models, shapes, ["LLaMA-65B"], 512, 1, rank=64)
+    by = plan.set_index("method")
+    assert by.loc["qlora", "total_gb"] < 48 < by.loc["lora", "total_gb"]
+    assert by.loc["full", "total_gb"] > 780
+    shape = Shape(layers=80, d_model=8192, heads=64, ffn_dim=22016, vocab_size=32000)
+    assert by.loc["qlora", "trainable"] == peft.lora_params(shape, 64, finetune_memory.ALL_LINEAR)
+    weights = memory.weight_bytes(by.loc["full", "trainable"], "nf4-dq") / 1e9
+    assert by.loc["qlora", "weights_gb"] == pytest.approx(weights)
+
+
+def test_plain_ffn_models_have_no_gate_target():
+    plain = Shape(layers=2, d_model=64, heads=4, vocab_size=100, activation="gelu")
+    assert "gate" not in finetune_memory.lora_targets(plain)
+    assert "gate" in finetune_memory.lora_targets(Shape(layers=2, d_model=64, heads=4))

@@ -1,0 +1,149 @@
+"""llmbook.lora_train: the hand-written backward against finite differences, the forward against
+llmbook.smollm, and merging against the unmerged adapters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llmbook import lora_train, smollm
+
+
+def randomised_lora(weights, layers, targets, seed=1):
+    lora = lora_train.init_lora(weights, layers, rank=2, alpha=4.0, targets=targets, seed=seed)
+    rng = np.random.default_rng(seed)
+    for key in lora.b:  # non-zero B, so that every gradient is non-trivial
+        lora.b[key][:] = rng.standard_normal(lora.b[key].shape) * 0.3
+    return lora
+
+
+def test_gradients_match_central_differences():
+    w = lora_train.tiny_weights()
+    lora = randomised_lora(w, [1, 2], lora_train.TARGETS)
+    examples = [
+        lora_train.Example(np.array([2, 5, 7, 9, 11, 3, 4]), 3),
+        lora_train.Example(np.array([6, 8, 10, 12, 1]), 2),
+    ]
+    states = [lora_train.prefix_states(w, ex.ids, 1) for ex in examples]
+    _, grads, _ = lora_train.loss_and_grads(w, states, examples, 1, lora)
+    rng = np.random.default_rng(2)
+    eps = 1e-6
+    checked = 0
+    for name, p in lora.params().items():
+        for flat in rng.choice(p.size, size=3, replace=False):
+            idx = np.unravel_index(flat, p.shape)
+            old = p[idx]
+            p[idx] = old + eps
+            up, _, _ = lora_train.loss_and_grads(w, states, examples, 1, lora, need_grads=False)
+            p[idx] = old - eps
+            down, _, _ = lora_train.loss_and_grads(w, states, examples, 1, lora, need_grads=False)
+            p[idx] = old
+            numeric = (up - down) / (2 * eps)
+            assert grads[name][idx] == pytest.approx(numeric, rel=1e-5, abs=1e-9), name
+            checked += 1
+    assert checked == 3 * 2 * 2 * len(lora_train.TARGETS)
+
+
+def test_zero_b_leaves_the_model_unchanged_and_merge_equals_unmerged():
+    w = lora_train.tiny_weights()
+    ids = np.array([3, 1, 4, 1, 5, 9, 2, 6])
+    base = lora_train.logits_with_lora(w, ids, None)
+    fresh = lora_train.init_lora(w, [0, 2], rank=3, alpha=6.0, targets=("q", "v", "down"))
+    np.testing.assert_array_equal(lora_train.logits_with_lora(w, ids, fresh), base)
+    lora = randomised_lora(w, [0, 2], lora_train.TARGETS)
+    unmerged = lora_train.logits_with_lora(w, ids, lora)
+    merged = lora_train.logits_with_lora(lora_train.merge(w, lora), ids, None)
+    assert np.abs(unmerged - base).max() > 0.1  # the adapters do change the output ...
+    np.testing.assert_allclose(merged, unmerged, atol=1e-10)  # ... and merging changes nothing
+    # merging leaves the original weights untouched
+    np.testing.assert_array_equal(lora_train.logits_with_lora(w, ids, None), base)
+
+
+def test_lora_parameter_count():
+    w = lora_train.tiny_weights()
+    lora = lora_train.init_lora(w, [2], rank=2, alpha=2.0, targets=("q", "v"))
+    # q: 16 -> 16, v: 16 -> 8 (2 kv heads of 4): r (d_in + d_out) each
+    assert lora.n_params == 2 * (16 + 16) + 2 * (16 + 8)
+    with pytest.raises(ValueError, match="unknown"):
+        lora_train.init_lora(w, [2], rank=2, alpha=2.0, targets=("qkv",))
+
+
+def test_adam_first_step_moves_each_parameter_by_lr():
+    # With bias correction, m_hat = g and v_hat = g² at step 1: the step is lr · sign(g).
+    p = {"x": np.array([1.0, -2.0, 3.0])}
+    opt = lora_train.Adam(lr=0.1, eps=0.0)
+    opt.step(p, {"x": np.array([0.5, -4.0, 1e-3])})
+    np.testing.assert_allclose(p["x"], [0.9, -1.9, 2.9])
+
+
+def test_instruction_set_is_well_formed():
+    rows = lora_train.instruction_set()
+    assert {r["split"] for r in rows} == {"train", "heldout"}
+    numerals = "零一二三四五六七八九十"
+    for r in rows:
+        if r["category"] == "addition":  # the answers of the arithmetic items are right
+            a, b, c = r["response"][0], r["response"][2], r["response"][5]
+            assert numerals.index(a) + numerals.index(b) == numerals.index(c), r["id"]
+        assert r["response"].endswith("。")
+
+
+@pytest.fixture(scope="module")
+def model() -> smollm.Model:
+    return smollm.Model.load()
+
+
+def test_forward_matches_smollm_and_merge_on_the_real_model(model):
+    ids = model.encode("<|im_start|>user\n中国的首都是哪里？<|im_end|>\n<|im_start|>assistant\n")
+    w = model.weights
+    reference = model.logits(ids)
+    np.testing.assert_allclose(lora_train.logits_with_lora(w, ids, None), reference, atol=2e-3)
+    # the cached prefix plus the top blocks gives the same hidden states as the full pass
+    lora = randomised_lora(w, [28, 29], ("q", "v"))
+    for key in lora.b:
+        lora.b[key] *= 0.1
+    unmerged = lora_train.logits_with_lora(w, ids, lora)
+    merged_model = smollm.Model(lora_train.merge(w, lora), model.path)
+    assert np.abs(unmerged - reference).max() > 0.05
+    np.testing.assert_allclose(merged_model.logits(ids), unmerged, atol=2e-3)
+
+
+def test_cached_prefix_loss_equals_the_full_pass_loss():
+    w = lora_train.tiny_weights()
+    lora = randomised_lora(w, [2], ("q", "v", "o"))
+    ex = lora_train.Example(np.array([2, 5, 7, 9, 11, 3, 4]), 4)
+    logits = lora_train.logits_with_lora(w, ex.ids, lora)
+    logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    pos = np.arange(ex.start - 1, len(ex.ids) - 1)
+    expected = -logp[pos, ex.ids[pos + 1]].mean()
+    state = lora_train.prefix_states(w, ex.ids, 2)
+    loss, _, stats = lora_train.loss_and_grads(w, [state], [ex], 2, lora, need_grads=False)
+    assert loss == pytest.approx(expected, rel=1e-12)
+    assert stats["n_tokens"] == 3
+
+
+def test_model_parameter_count():
+    w = lora_train.tiny_weights()
+    per_layer = 16 + 16 * 32 + 16 * 16 + 16 + 16 * 48 + 24 * 16
+    assert lora_train.n_model_params(w) == 40 * 16 + 16 + 3 * per_layer
+
+
+def test_packed_sequences_equal_separate_ones():
+    w = lora_train.tiny_weights()
+    seqs = [np.array([2, 5, 7, 9, 11]), np.array([6, 8, 10]), np.array([1, 2, 3, 4, 5, 6, 7])]
+    packed = lora_train.prefix_states_many(w, seqs, 2)
+    for ids, state in zip(seqs, packed, strict=True):
+        np.testing.assert_allclose(state, lora_train.prefix_states(w, ids, 2), atol=1e-12)
+    lora = randomised_lora(w, [2], ("q", "v", "up"))
+    exs = [lora_train.Example(ids, 2) for ids in seqs]
+    both, g_both, _ = lora_train.loss_and_grads(w, packed, exs, 2, lora)
+    parts = [
+        lora_train.loss_and_grads(w, [st], [ex], 2, lora)
+        for st, ex in zip(packed, exs, strict=True)
+    ]
+    n = [len(ex.ids) - ex.start for ex in exs]
+    assert both == pytest.approx(
+        sum(p[0] * k for p, k in zip(parts, n, strict=True)) / sum(n), rel=1e-12
+    )
+    for name, g in g_both.items():
+        expected = sum(p[1][name] * k for p, k in zip(parts, n, strict=True)) / sum(n)
+        np.testing.assert_allclose(g, expected, atol=1e-12)
