@@ -56,6 +56,16 @@ def copy_book(target: Path) -> Path:
     return target
 
 
+def seed_cache(source: Path, target: Path) -> None:
+    """Give the copy ``target`` the executed-notebook cache of the built copy ``source``.
+
+    A seeded build re-executes only what differs from ``source`` (the data-aware cache sees to
+    that), so the tests that need a built book but not a cold build stay fast.
+    """
+    cache = source / "_build" / ".jupyter_cache"
+    shutil.copytree(cache, target / "_build" / ".jupyter_cache", dirs_exist_ok=True)
+
+
 def jb_build(
     book: Path, env: dict | None = None, prefix: tuple = ()
 ) -> subprocess.CompletedProcess:

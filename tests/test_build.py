@@ -1,7 +1,9 @@
 """The book builds strictly from a copy of the repository, and rebuilds what changed.
 
 These tests run ``jb build -W -n --keep-going`` (the README's build) on temporary copies, so the
-working tree and its ``_build`` are never touched. They take about half a minute in all.
+working tree and its ``_build`` are never touched. The copy they rebuild starts from the notebook
+cache of the session's clean build (``site`` in conftest), so only the cases that break the build
+on purpose pay for fresh executions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from conftest import (
     edit_cell,
     executed,
     jb_build,
+    seed_cache,
     toc_files,
 )
 
@@ -26,8 +29,11 @@ pytestmark = pytest.mark.build
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+def built(tmp_path_factory, site) -> tuple[Path, subprocess.CompletedProcess]:
+    # The session's clean build (conftest's ``site``) already executed every chapter strictly:
+    # this copy starts from its notebook cache and executes only what it adds.
     book = copy_book(tmp_path_factory.mktemp("book") / "book")
+    seed_cache(site, book)
     # A chapter that imports the library but reads no data: a CSV edit must not re-run it.
     (book / "book" / "no_data.md").write_text(
         "---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n"

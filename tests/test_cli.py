@@ -132,3 +132,29 @@ def test_generate_contract(capsys):
     assert {"text", "tokens", "seconds"} <= set(result)
     assert "Paris" in result["text"]
     assert isinstance(result["tokens"], list) and all(isinstance(t, int) for t in result["tokens"])
+
+
+def test_sft_full_and_lora(capsys):
+    # LLaMA-7B (6.7e9 reported parameters), Alpaca's data at its 512-token maximum, 3 epochs:
+    # 52,000 × 512 × 3 = 79,872,000 tokens; full fine-tuning 6ND, LoRA 4ND.
+    full = run_json(
+        capsys, "sft", "--model", "LLaMA-7B", "--examples", "52000",
+        "--tokens-per-example", "512", "--epochs", "3", "--chips", "8",
+    )  # fmt: skip
+    assert full["tokens"] == 79_872_000
+    assert full["flops"] == pytest.approx(6 * 6.7e9 * 79_872_000)
+    assert full["min_chips_for_memory"] == 2  # 16 bytes × 6.7e9 = 107 GB over 72 GB usable
+    assert full["chips"] == 8
+    lora = run_json(
+        capsys, "sft", "--model", "LLaMA-7B", "--examples", "52000",
+        "--tokens-per-example", "512", "--epochs", "3", "--method", "lora",
+    )  # fmt: skip
+    assert lora["flops"] == pytest.approx(full["flops"] * 2 / 3)
+    assert lora["min_chips_for_memory"] == 1 and lora["trainable_params"] > 0
+
+
+def test_sft_unknown_model_exits_2(capsys):
+    code, _, err = run(
+        capsys, "sft", "--model", "no such model", "--examples", "10", "--tokens-per-example", "5"
+    )
+    assert code == 2 and "Traceback" not in err

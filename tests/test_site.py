@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, copy_book, edit_cell, jb_build, toc_files
+from conftest import ROOT, copy_book, edit_cell, jb_build, seed_cache, toc_files
 
 pytestmark = pytest.mark.build
 
@@ -288,9 +288,13 @@ def test_two_clean_builds_are_byte_identical(site, offline_copy):
 
 
 @pytest.fixture(scope="module")
-def hostile_copy(tmp_path_factory):
-    """A copy whose CSV holds markup, built with a known repository for the header buttons."""
+def hostile_copy(tmp_path_factory, site):
+    """A copy whose CSV holds markup, built with a known repository for the header buttons.
+
+    It starts from the clean build's notebook cache: only the chapters reading the edited table
+    re-execute."""
     book = copy_book(tmp_path_factory.mktemp("hostile") / "book")
+    seed_cache(site, book)
     edit_cell(book / "data" / "models.csv", 2, "notes", "<script>alert(1)</script> <b>bold?</b>")
     result = jb_build(book, env={"LLMBOOK_REPOSITORY": "example-org/replicating-chatgpt"})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

@@ -5,6 +5,8 @@
     llmbook memory  --params P --precision FMT [--json]
     llmbook memory  --model NAME --precision FMT [--context T --batch B] [--json]
     llmbook peft lora --model NAME --rank R --targets q,v [--json]
+    llmbook sft     --model NAME --examples N --tokens-per-example L [--epochs E]
+                    [--method full|lora|qlora --chip NAME --chips N --mfu U] [--json]
     llmbook optimal --flops C [--law chinchilla|epoch|approach1] [--json]
     llmbook generate --prompt TEXT [--max-tokens N] [--raw] [--json]
     llmbook validate [--data DIR]
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmbook import catalog, compute, memory, peft, scaling
+from llmbook import catalog, compute, memory, peft, scaling, sft
 from llmbook.architecture import Shape, param_counts
 
 
@@ -162,6 +164,47 @@ def cmd_peft(args) -> dict:
     return out
 
 
+def cmd_sft(args) -> dict:
+    name, shape = _shape(args.model, _data(args))
+    row = catalog.lookup("models", name, _data(args))
+    params = float(row["params"]) if not pd.isna(row["params"]) else None
+    if params is None:
+        params = float(param_counts(shape)["total"])
+    tokens = sft.sft_tokens(args.examples, args.tokens_per_example, args.epochs)
+    flops = sft.sft_flops(params, tokens, args.method)
+    out: dict = {"model": name, "params": params, "method": args.method, "tokens": tokens}
+    out["flops"] = flops
+    chip = catalog.lookup("hardware", args.chip, _data(args))
+    chip_name, peak, _ = _chip_peak(args.chip, _data(args))
+    if pd.isna(chip["memory_gb"]):
+        raise UsageError(f"{chip_name}: the catalog has no memory size for this chip")
+    memory_gb = float(chip["memory_gb"])
+    if args.method == "full":
+        state = memory.training_state_bytes(params)
+        gpus = sft.gpus_for_full_finetune(params, memory_gb)
+    else:
+        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        try:
+            trainable = peft.lora_params(shape, args.rank, targets)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        state = memory.finetune_bytes(params, args.method, trainable=trainable)["total"]
+        gpus = sft.gpus_to_hold(state, memory_gb)
+        out["trainable_params"] = trainable
+    chips = max(args.chips, gpus)
+    hours = sft.hours(flops, chips, peak, args.mfu)
+    out |= {
+        "state_bytes_without_activations": state,
+        "chip": chip_name,
+        "min_chips_for_memory": gpus,
+        "chips": chips,
+        "mfu": args.mfu,
+        "hours": hours,
+        "chip_hours": hours * chips,
+    }
+    return out
+
+
 def cmd_optimal(args) -> dict:
     if args.law == "approach1":
         params, tokens = scaling.approach1(args.flops)
@@ -241,6 +284,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rank", type=positive_int, default=8)
     p.add_argument("--targets", default="q,v", help="comma-separated: q,k,v,o,gate,up,down")
     p.set_defaults(run=cmd_peft)
+
+    p = command("sft", "supervised fine-tuning: FLOPs, GPUs to hold it, hours (no activations)")
+    p.add_argument("--model", required=True, help="a model of architectures.csv")
+    p.add_argument("--examples", type=positive_number, required=True, help="training examples")
+    p.add_argument("--tokens-per-example", type=positive_number, required=True)
+    p.add_argument("--epochs", type=positive_number, default=1, help="passes over the data (1)")
+    p.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
+    p.add_argument("--rank", type=positive_int, default=8, help="LoRA rank (8)")
+    p.add_argument("--targets", default="q,v", help="LoRA targets (q,v)")
+    p.add_argument("--chip", default="A100 80GB", help="a chip of hardware.csv (A100 80GB)")
+    p.add_argument("--chips", type=positive_int, default=1, help="at least this many chips (1)")
+    p.add_argument(
+        "--mfu",
+        type=utilisation,
+        default=0.12,
+        help="utilisation in (0, 1] (0.12: what Alpaca's reported run implies; sft-cost chapter)",
+    )
+    p.set_defaults(run=cmd_sft)
 
     p = command("optimal", "compute-optimal parameters and tokens for a FLOP budget")
     p.add_argument("--flops", type=positive_number, required=True)

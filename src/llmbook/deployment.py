@@ -193,6 +193,17 @@ class GpuSet:
             raise ValueError(f"count must be a positive integer, got {self.count!r}")
 
 
+#: The GPU sets the book plans for, from one consumer card to one 8-GPU server: the sizes a
+#: team is likely to have (RTX 3090 and 4090 both have 24 GB).
+COMMON_GPU_SETS: tuple[GpuSet, ...] = (
+    GpuSet("RTX 3090/4090", ("RTX 3090", "RTX 4090"), 1),
+    GpuSet("RTX 3090/4090", ("RTX 3090", "RTX 4090"), 2),
+    GpuSet("A100 40GB", ("A100 40GB",), 1),
+    GpuSet("A100 80GB", ("A100 80GB",), 1),
+    GpuSet("A100 80GB", ("A100 80GB",), 8),
+)
+
+
 def chip_memory_gb(gpu_set: GpuSet, hardware: pd.DataFrame) -> float:
     """Memory of one GPU of ``gpu_set`` from the hardware table (decimal GB).
 
