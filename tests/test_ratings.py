@@ -87,3 +87,15 @@ def test_position_bias_hand_case():
     assert stats["first_rate"] == pytest.approx(6 / 8)
     with pytest.raises(ValueError):
         ratings.position_bias(["left"], ["first"])
+
+
+def test_judge_prompt_ends_at_the_verdict():
+    text = ratings.judge_prompt("Q?", "x", "y")
+    assert text.startswith("<|im_start|>user\nQuestion: Q?\nAnswer 1: x\nAnswer 2: y\n")
+    assert text.endswith("<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_swap_average_cancels_a_pure_position_bias():
+    # A judge that adds 0.3 to whatever is shown first, around a true preference of 0.6 for X.
+    got = ratings.swap_average([0.6 + 0.3], [0.4 + 0.3])
+    assert got == pytest.approx([0.6])

@@ -141,3 +141,19 @@ def test_packed_scores_equal_separate_passes(model):
         assert np.allclose(got, scoring.target_logprobs(full, cont), atol=2e-3)
     alone = scoring.log_softmax(model.logits(other)[-1])
     assert np.allclose(packed[1].next_logprobs, alone, atol=2e-3)
+
+
+def test_items_for_half_width_hand_value():
+    # (1.96 / 0.01)^2 * 0.25 = 9604
+    assert scoring.items_for_half_width(0.01) == 9604
+
+
+def test_accuracy_summary_counts():
+    import pandas as pd
+
+    scored = pd.DataFrame(
+        {"language": ["en", "en", "zh", "zh"], "answer": [0, 1, 2, 3], "pred_x": [0, 0, 2, 3]}
+    )
+    table = scoring.accuracy_summary(scored, ["pred_x"], n_resamples=100).set_index("language")
+    assert table.loc["all", "accuracy"] == 0.75 and table.loc["en", "accuracy"] == 0.5
+    assert table.loc["zh", "items"] == 2 and table.loc["zh", "random"] == 0.25

@@ -211,3 +211,46 @@ def position_bias(first_order: Sequence[str], swapped_order: Sequence[str]) -> d
         "prefers_second": float(np.mean((f == "second") & (s == "second"))),
         "first_rate": float(np.mean(np.concatenate([f, s]) == "first")),
     }
+
+
+#: The instruction a small model gets when it judges a pair of answers.
+JUDGE_INSTRUCTION = "Which answer is correct? Reply with 1 or 2 only."
+
+
+def judge_prompt(question: str, first: str, second: str) -> str:
+    """A pairwise judging prompt (ChatML user turn, no system turn) that ends where the judge's
+    verdict, ``1`` or ``2``, begins."""
+    from llmbook.smollm import chat_prompt
+
+    content = f"Question: {question}\nAnswer 1: {first}\nAnswer 2: {second}\n{JUDGE_INSTRUCTION}"
+    return chat_prompt([{"role": "user", "content": content}], default_system=None)
+
+
+def judge(model, questions: Sequence[str], firsts: Sequence[str], seconds: Sequence[str]):
+    """Ask ``model`` about each pair; the verdict is whichever of the tokens ``1`` and ``2`` is
+    more probable after the prompt. Returns a DataFrame with ``verdict`` (``first`` or
+    ``second``) and ``p_first`` (probability of ``1`` renormalised over the two tokens)."""
+    from llmbook import scoring
+
+    one, two = (scoring.encode(model, d) for d in ("1", "2"))
+    if len(one) != 1 or len(two) != 1:
+        raise ValueError("the verdict digits must be single tokens")
+    segments = [
+        scoring.Segment(model.encode(judge_prompt(q, a, b)), [])
+        for q, a, b in zip(questions, firsts, seconds, strict=True)
+    ]
+    scored = scoring.score_segments(model, segments)
+    lp = np.array([[s.next_logprobs[one[0]], s.next_logprobs[two[0]]] for s in scored])
+    p_first = 1.0 / (1.0 + np.exp(lp[:, 1] - lp[:, 0]))
+    return pd.DataFrame(
+        {"verdict": np.where(p_first >= 0.5, "first", "second"), "p_first": p_first}
+    )
+
+
+def swap_average(p_first_xy: Sequence[float], p_first_yx: Sequence[float]) -> np.ndarray:
+    """Probability that X is better, averaged over both orders: X shown first (the judge's
+    ``p_first``) and X shown second (``1 - p_first``). A pure position bias adds the same amount
+    to ``p_first`` in both orders and cancels out of the average."""
+    xy = np.asarray(p_first_xy, dtype=np.float64)
+    yx = np.asarray(p_first_yx, dtype=np.float64)
+    return (xy + (1.0 - yx)) / 2.0

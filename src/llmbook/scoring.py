@@ -457,3 +457,35 @@ def score_items(model, items, method: str, max_row_tokens: int = 256):
             out["greedy_token"] = greedy
         rows.append(out)
     return pd.DataFrame(rows)
+
+
+def accuracy_summary(scored, columns: Sequence[str], seed: int = 0, n_resamples: int = 2000):
+    """Accuracy of each prediction column of :func:`score_items` output, per language and over
+    all items: ``items``, ``accuracy``, bootstrap ``ci_low`` / ``ci_high`` (95 %) and the
+    ``random`` baseline (four choices)."""
+    import pandas as pd
+
+    rows = []
+    groups = [("all", scored)] + [(lang, g) for lang, g in scored.groupby("language")]
+    for column in columns:
+        for lang, group in groups:
+            correct = (group[column] == group["answer"]).to_numpy()
+            lo, hi = bootstrap_ci(correct, n_resamples=n_resamples, seed=seed)
+            rows.append(
+                {
+                    "method": column.removeprefix("pred_"),
+                    "language": lang,
+                    "items": len(group),
+                    "accuracy": float(correct.mean()),
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "random": random_baseline([len(LETTERS)] * len(group)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def items_for_half_width(half_width: float, p: float = 0.5, z: float = 1.96) -> int:
+    """Items needed for a normal-approximation 95 % interval of ``+- half_width`` around an
+    accuracy ``p``: ``ceil((z / half_width)**2 p (1 - p))``."""
+    return math.ceil((z / half_width) ** 2 * p * (1.0 - p))
