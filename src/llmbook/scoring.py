@@ -363,15 +363,26 @@ def score_segments(
     for row in rows:
         ids, positions, mask, layout = pack([segments[i] for i in row])
         hidden = masked_hidden(model, ids, positions, mask)
+        # One output-head product for every position whose prediction is needed: each prefix's
+        # last token, and for token t of a continuation the position before it.
+        wanted, targets = [], []
         for i, (prefix_last, spans) in zip(row, layout, strict=True):
-            seg = segments[i]
-            next_lp = log_softmax(model.head(hidden[prefix_last]))
+            wanted.append([prefix_last])
+            for cont, span in zip(segments[i].continuations, spans, strict=True):
+                wanted.append(np.concatenate([[prefix_last], span[:-1]]))
+                targets.append(cont)
+        lp = log_softmax(model.head(hidden[np.concatenate(wanted)]))
+        start, t = 0, 0
+        for i, (_, spans) in zip(row, layout, strict=True):
+            next_lp = lp[start].astype(np.float32)
+            start += 1
             conts = []
-            for cont, span in zip(seg.continuations, spans, strict=True):
-                # token t of a continuation is predicted at the row before it
-                before = np.concatenate([[prefix_last], span[:-1]])
-                conts.append(target_logprobs(model.head(hidden[before]), cont))
-            results[i] = SegmentScores(next_lp.astype(np.float32), conts)
+            for span in spans:
+                cont = targets[t]
+                conts.append(lp[np.arange(start, start + len(span)), cont])
+                start += len(span)
+                t += 1
+            results[i] = SegmentScores(next_lp, conts)
     return [results[i] for i in range(len(segments))]
 
 
