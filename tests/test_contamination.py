@@ -1,0 +1,30 @@
+"""n-gram contamination check on hand-made texts."""
+
+from __future__ import annotations
+
+import math
+
+from llmbook import contamination
+
+
+def test_units_split_words_and_chinese_characters():
+    assert contamination.units("The cat, 小猫！ sat.") == ["the", "cat", "小", "猫", "sat"]
+
+
+def test_ngrams_counts():
+    assert contamination.ngrams("a b c d", 2) == {("a", "b"), ("b", "c"), ("c", "d")}
+    assert contamination.ngrams("a b", 3) == set()
+    assert len(contamination.ngrams("中国的首都", 3)) == 3
+
+
+def test_overlap_verbatim_partial_and_none():
+    corpus = contamination.corpus_ngrams(["the quick brown fox jumps over the lazy dog"], 3)
+    assert contamination.overlap("The quick brown fox jumps!", corpus, 3) == 1.0
+    assert contamination.overlap("a quick brown fox runs", corpus, 3) == 1 / 3
+    assert contamination.overlap("nothing in common here", corpus, 3) == 0.0
+    assert math.isnan(contamination.overlap("too short", corpus, 3))
+
+
+def test_check_flags_by_threshold():
+    table = contamination.check(["x y z w", "p q r s"], ["x y z w v"], n=2, threshold=0.5)
+    assert table["flagged"].tolist() == [True, False]
