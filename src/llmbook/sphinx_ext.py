@@ -64,9 +64,22 @@ def folder_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def changed_inputs(recorded: dict[str, str], root: Path) -> list[str]:
-    """The recorded inputs (paths relative to ``root`` or absolute) whose content changed."""
-    return [rel for rel, sha in recorded.items() if file_sha256(root / rel) != sha]
+def changed_inputs(
+    recorded: dict[str, str], root: Path, hashes: dict[Path, str | None] | None = None
+) -> list[str]:
+    """The recorded inputs (paths relative to ``root`` or absolute) whose content changed.
+
+    ``hashes`` memoises file hashes across calls: every notebook records the whole library, so
+    a build checks the same few dozen files for each of its notebooks."""
+    hashes = {} if hashes is None else hashes
+    changed = []
+    for rel, sha in recorded.items():
+        path = root / rel
+        if path not in hashes:
+            hashes[path] = file_sha256(path)
+        if hashes[path] != sha:
+            changed.append(rel)
+    return changed
 
 
 class _State:
@@ -131,8 +144,9 @@ def invalidate_changed(state: _State) -> None:
     from jupyter_cache import get_cache
 
     cache = None
+    hashes: dict[Path, str | None] = {}
     for docname, record in sorted(state.docs.items()):
-        changed = changed_inputs(record.get("inputs", {}), state.root)
+        changed = changed_inputs(record.get("inputs", {}), state.root, hashes)
         if not changed:
             continue
         LOGGER.info(f"llmbook: {docname} re-executes: {', '.join(changed[:3])} changed")
