@@ -275,17 +275,9 @@ def scores(
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         raise ValueError("weights must be non-negative with a positive sum")
     names = [n for n, w in weights.items() if w > 0]
-    x = normalised[names].astype(float)
-    w = pd.Series({n: float(weights[n]) for n in names})
-    if missing == "worst":
-        x = x.fillna(0.0)
-    elif missing == "mean":
-        x = x.fillna(x.mean()).fillna(0.0)
-    known = x.notna()
-    total = (x.fillna(0.0) * w).sum(axis=1)
-    weight_known = known.mul(w).sum(axis=1)
-    result = total / weight_known.replace(0.0, np.nan)
-    return result.rename("score")
+    row = np.array([[float(weights[n]) for n in names]])
+    values = _score_rows(_filled(normalised, names, missing), row)[0]
+    return pd.Series(values, index=normalised.index, name="score")
 
 
 def ranking(normalised: pd.DataFrame, weights: dict[str, float], missing: str = "worst"):
