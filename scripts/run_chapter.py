@@ -3,7 +3,7 @@
     python scripts/run_chapter.py book/part3-instruction-tuning/sft-cost.md [more.md ...]
 
 Each chapter runs in a fresh kernel from its own folder (as the build runs it); the executed
-notebook is written to ``/tmp/<chapter>.ipynb``. Prints the time, any stderr output, and the
+notebook is written to ``/tmp/<part>-<chapter>.ipynb``. Prints the time, any stderr output, and the
 failing cell's traceback; exits 1 if a chapter failed. ``jb build`` remains the real check (strict
 references, glue keys, Sphinx warnings).
 """
@@ -37,7 +37,7 @@ def run(path: Path) -> bool:
         for output in cell.get("outputs", []):
             if output.get("name") == "stderr":
                 print(f"{path}: cell {number} wrote to stderr:\n{output['text']}")
-    target = Path("/tmp") / (path.stem + ".ipynb")
+    target = Path("/tmp") / f"{path.resolve().parent.name}-{path.stem}.ipynb"
     nbformat.write(notebook, target)
     print(f"{path}: {'ok' if ok else 'FAILED'} in {seconds:.1f} s -> {target}")
     return ok
