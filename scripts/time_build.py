@@ -1,14 +1,17 @@
-"""Time the book's builds on a temporary copy: cold, no change, prose edit, CSV edit.
+"""Time the book's builds on a temporary copy: cold, no change, prose edit, CSV edit, library edit.
 
     python scripts/time_build.py
 
-Cold means an empty ``_build`` (assets already cached on this machine). Prints one line per
-build with its wall-clock seconds and which notebooks executed, then each notebook's execution
-time from the last build. The working tree is never touched.
+Cold means an empty ``_build`` (assets already cached on this machine). The copy builds with its
+own library (its ``src`` first on PYTHONPATH), so the library edit edits the copy. Prints one
+line per build with its wall-clock seconds and which notebooks executed, and, for the cold build,
+the sum of the notebooks' execution times and the ratio of wall time to it (notebooks execute in
+parallel). The working tree is never touched.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -29,6 +32,7 @@ def build(book: Path) -> tuple[float, str]:
         cwd=book,
         capture_output=True,
         text=True,
+        env={**os.environ, "PYTHONPATH": str(book / "src")},
     )
     seconds = time.perf_counter() - start
     log = result.stdout + result.stderr
@@ -40,7 +44,10 @@ def build(book: Path) -> tuple[float, str]:
 def report(name: str, seconds: float, log: str) -> None:
     ran = re.findall(r"([\w./-]+)\.md: Executed notebook in ([\d.]+) seconds", log)
     names = ", ".join(f"{Path(p).name} ({float(s):.1f} s)" for p, s in ran) or "none"
-    print(f"{name:<16} {seconds:6.1f} s   executed: {names}")
+    total = sum(float(s) for _, s in ran)
+    summary = f"; {len(ran)} notebooks, {total:.0f} s of execution" if ran else ""
+    ratio = f", wall/execution {seconds / total:.2f}" if total else ""
+    print(f"{name:<16} {seconds:6.1f} s{summary}{ratio}   executed: {names}", flush=True)
 
 
 def main() -> None:
@@ -57,6 +64,9 @@ def main() -> None:
         text = csv.read_text()
         csv.write_text(text.replace("Predominantly English", "Predominantly English (edited)", 1))
         report("csv edit", *build(book))
+        module = book / "src" / "llmbook" / "nf4.py"
+        module.write_text(module.read_text() + "\n# A library edit.\n")
+        report("library edit", *build(book))
 
 
 if __name__ == "__main__":

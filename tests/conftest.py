@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -66,17 +69,48 @@ def seed_cache(source: Path, target: Path) -> None:
     shutil.copytree(cache, target / "_build" / ".jupyter_cache", dirs_exist_ok=True)
 
 
+#: Runs a command in a new network namespace with only the loopback interface up.
+NETNS_PREFIX = ("unshare", "-n", "sh", "-c", 'ip link set lo up; exec "$@"', "sh")
+#: Where no namespace can be made: a sitecustomize that makes every non-loopback connect fail.
+SOCKET_GUARD = (
+    "import socket\n_connect = socket.socket.connect\n"
+    "def connect(self, address):\n"
+    "    host = address[0] if isinstance(address, tuple) else address\n"
+    "    local = ('127.', '::1', 'localhost', '/')\n"
+    "    if isinstance(host, str) and not host.startswith(local):\n"
+    "        raise OSError('network disabled by the offline test')\n"
+    "    return _connect(self, address)\n"
+    "socket.socket.connect = connect\n"
+)
+
+
 def jb_build(
-    book: Path, env: dict | None = None, prefix: tuple = ()
+    book: Path, env: dict | None = None, prefix: tuple = (), offline: bool = False
 ) -> subprocess.CompletedProcess:
-    """The README's build command, run in ``book``."""
+    """The README's build command, run in ``book`` with the copy's own library (its ``src`` on
+    PYTHONPATH, so a test may edit a module of the copy). ``offline``: in a new network
+    namespace, or, where none can be made, with every non-loopback connection refused."""
     # The repository buttons follow GITHUB_REPOSITORY in GitHub Actions: tests set it themselves.
     base = {k: v for k, v in os.environ.items() if k not in REPOSITORY_VARIABLES}
+    paths = [str(book / "src")]
+    if offline:
+        if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+            prefix = (*NETNS_PREFIX, *prefix)
+        else:
+            guard = book / "_offline_guard"
+            guard.mkdir(exist_ok=True)
+            (guard / "sitecustomize.py").write_text(SOCKET_GUARD, encoding="utf-8")
+            paths.insert(0, str(guard))
     return subprocess.run(
         [*prefix, str(JB), "build", "-W", "-n", "--keep-going", "."],
         cwd=book, capture_output=True, text=True, timeout=900,
-        env={**base, **(env or {})},
+        env={**base, "PYTHONPATH": os.pathsep.join(paths), **(env or {})},
     )  # fmt: skip
+
+
+def offline_how() -> str:
+    ok = subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    return "network namespace" if ok else "socket guard"
 
 
 def toc_files(book: Path) -> list[str]:
@@ -93,9 +127,87 @@ def executed(log: str) -> set[str]:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    """A clean, strict build of a copy of the book, shared by the read-only site tests."""
+def site_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The one cold, strict build of a copy of the book, made with no network; every test that
+    needs a built book uses it or starts from its notebook cache (``seed_cache``)."""
     book = copy_book(tmp_path_factory.mktemp("site") / "book")
-    result = jb_build(book)
+    return book, jb_build(book, offline=True)
+
+
+@pytest.fixture(scope="session")
+def site(site_build) -> Path:
+    book, result = site_build
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return book
+
+
+def state_of(book: Path) -> dict:
+    """The build's record of which files each notebook read (llmbook.sphinx_ext)."""
+    path = book / "_build" / ".jupyter_cache" / "llmbook-inputs.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def readers_of(book: Path, relative: str) -> set[str]:
+    """The documents whose recorded inputs include ``relative`` (a path inside the copy)."""
+    docs = state_of(book)["docs"]
+    return {doc for doc, record in docs.items() if relative in record["inputs"]}
+
+
+MARKER = "Cache-test marker: this note was edited after the first build."
+HOSTILE = "<script>alert(1)</script> <b>bold?</b>"
+
+
+def snapshot(html: Path) -> Path:
+    target = html.parent / (html.name + "-snapshot")
+    subprocess.run(["rm", "-rf", str(target)], check=True)
+    subprocess.run(["cp", "-a", str(html), str(target)], check=True)
+    return target
+
+
+def interrupted_build(book: Path, doc: str) -> str:
+    """Start the README's build, stop it like Ctrl-C once ``doc`` is executing; its log."""
+    env = {**os.environ, "PYTHONPATH": str(book / "src")}
+    process = subprocess.Popen(
+        [str(JB), "build", "-W", "-n", "--keep-going", "."], cwd=book, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    log, deadline = [], time.monotonic() + 300
+    for line in process.stdout:
+        log.append(line)
+        if f"{doc}.md: Executing notebook" in line or time.monotonic() > deadline:
+            break
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return "".join(log)
+
+
+@pytest.fixture(scope="session")
+def work(tmp_path_factory, site) -> dict:
+    """One copy, seeded with the cold build's notebook cache, rebuilt after each edit."""
+    book = copy_book(tmp_path_factory.mktemp("work") / "book")
+    seed_cache(site, book)
+    steps = {"book": book}
+    steps["seeded"] = jb_build(book)
+    html = book / "_build" / "html"
+    steps["seeded_html"] = snapshot(html)
+    start = time.perf_counter()
+    steps["no_change"] = jb_build(book)
+    steps["no_change_seconds"] = time.perf_counter() - start
+    steps["models_readers"] = readers_of(book, "data/models.csv")
+    edit_cell(book / "data" / "models.csv", 2, "notes", f"{MARKER} {HOSTILE}")
+    steps["csv_edit"] = jb_build(book)
+    steps["csv_html"] = snapshot(html)
+    steps["nf4_readers"] = readers_of(book, "src/llmbook/nf4.py")
+    with (book / "src" / "llmbook" / "nf4.py").open("a", encoding="utf-8") as module:
+        module.write("\n# A library edit: only the chapters that imported nf4 re-execute.\n")
+    steps["library_edit"] = jb_build(book)
+    # Interrupt a build while the chapter reading the edited row executes; the next must finish it.
+    edit_cell(book / "data" / "sft_runs.csv", 2, "hours", "7.5")
+    steps["interrupted_log"] = interrupted_build(book, "sft-cost")
+    steps["after_interrupt"] = jb_build(book)
+    return steps

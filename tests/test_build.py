@@ -1,54 +1,63 @@
-"""The book builds strictly from a copy of the repository, and rebuilds what changed.
+"""The book builds strictly, in parallel, and rebuilds exactly what changed.
 
-These tests run ``jb build -W -n --keep-going`` (the README's build) on temporary copies, so the
-working tree and its ``_build`` are never touched. The copy they rebuild starts from the notebook
-cache of the session's clean build (``site`` in conftest), so only the cases that break the build
-on purpose pay for fresh executions.
+The session's one cold build (conftest's ``site_build``, made with no network) is checked here;
+the rebuild tests run on one copy (``work``) that starts from its notebook cache and goes through
+a sequence of edits, each followed by a build: nothing, a CSV edit (which also carries markup
+that must stay text), a library edit, and a build interrupted while a notebook executes. Only the
+cases that break the build on purpose pay for fresh copies.
 """
 
 from __future__ import annotations
 
+import filecmp
+import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import (
+    MARKER,
     NO_CHANGE_REBUILD_SECONDS,
     copy_book,
     edit_cell,
     executed,
     jb_build,
     seed_cache,
+    state_of,
     toc_files,
 )
 
-pytestmark = pytest.mark.build
+pytestmark = [pytest.mark.build, pytest.mark.slow]
+
+#: Pages that publish what the build machine measured (see test_site.MEASURED_PAGES).
+MEASURED = ("book/appendix/build-status", "book/part2-peft/lora", "book/part4-decoding/cost")
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, site) -> tuple[Path, subprocess.CompletedProcess]:
-    # The session's clean build (conftest's ``site``) already executed every chapter strictly:
-    # this copy starts from its notebook cache and executes only what it adds.
-    book = copy_book(tmp_path_factory.mktemp("book") / "book")
-    seed_cache(site, book)
-    # A chapter that imports the library but reads no data: a CSV edit must not re-run it.
-    (book / "book" / "no_data.md").write_text(
-        "---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n"
-        "  name: python3\n  display_name: Python 3\n---\n\n# No data\n\n"
-        "```{code-cell} ipython3\nfrom llmbook import style\nstyle.PALETTE[0]\n```\n",
-        encoding="utf-8",
-    )
-    with (book / "_toc.yml").open("a", encoding="utf-8") as toc:
-        toc.write("      - file: book/no_data\n")
-    result = jb_build(book)
-    return book, result
+def differing_files(first: Path, second: Path) -> list[str]:
+    """Files present in one tree only, or whose bytes differ, as paths relative to the trees."""
+    found = []
+
+    def walk(comparison: filecmp.dircmp, prefix: str = "") -> None:
+        found.extend(prefix + name for name in comparison.left_only + comparison.right_only)
+        _, mismatch, errors = filecmp.cmpfiles(
+            comparison.left, comparison.right, comparison.common_files, shallow=False
+        )
+        found.extend(prefix + name for name in mismatch + errors)
+        for name, sub in comparison.subdirs.items():
+            walk(sub, f"{prefix}{name}/")
+
+    walk(filecmp.dircmp(first, second))
+    return sorted(found)
 
 
-def test_strict_build_succeeds(built):
-    _, result = built
+def log_of(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+def test_strict_build_succeeds(site_build):
+    _, result = site_build
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "build succeeded" in result.stdout
     # Sphinx warnings look like "file: WARNING: ..." (-W already turns them into a failure);
@@ -56,8 +65,19 @@ def test_strict_build_succeeds(built):
     assert "WARNING:" not in result.stdout + result.stderr
 
 
-def test_every_toc_page_is_built_without_error_output(built):
-    book, _ = built
+def test_the_cold_build_executes_every_notebook_once_on_all_cores(site_build):
+    book, result = site_build
+    log = log_of(result)
+    workers = min(len(os.sched_getaffinity(0)), len(state_of(book)["docs"]))
+    assert re.search(rf"executing \d+ notebooks on {workers} worker\(s\)", log), log[-2000:]
+    ran = re.findall(r"([\w./-]+)\.md: Executing notebook", log)
+    assert len(ran) == len(set(ran)) == len(state_of(book)["docs"])
+    # myst-nb found every notebook cached: it executed none itself.
+    assert "Executing notebook using" not in log
+
+
+def test_every_toc_page_is_built_without_error_output(site):
+    book = site
     html = book / "_build" / "html"
     assert (html / "index.html").is_file()
     for page in toc_files(book):
@@ -71,15 +91,15 @@ def test_every_toc_page_is_built_without_error_output(built):
         assert "{cite" not in text and "{glue" not in text and "{numref" not in text, page
 
 
-def test_landing_page_lists_the_six_parts(built):
-    book, _ = built
+def test_landing_page_lists_the_six_parts(site):
+    book = site
     text = (book / "_build" / "html" / "book" / "intro.html").read_text(encoding="utf-8")
     for part in range(1, 7):
         assert f"Part {part}:" in text
 
 
-def test_figures_exist_and_have_alt_text(built):
-    book, _ = built
+def test_figures_exist_and_have_alt_text(site):
+    book = site
     html = book / "_build" / "html"
     page = html / "book" / "part1-base-models" / "landscape.html"
     text = page.read_text(encoding="utf-8")
@@ -92,8 +112,8 @@ def test_figures_exist_and_have_alt_text(built):
         assert alt and len(alt.group(1)) > 20, tag[:200]
 
 
-def test_interactive_tables_load_their_bundle_from_the_site(built):
-    book, _ = built
+def test_interactive_tables_load_their_bundle_from_the_site(site):
+    book = site
     html = book / "_build" / "html"
     assert (html / "_static" / "dt_bundle.js").is_file()
     text = (html / "book" / "part1-base-models" / "landscape.html").read_text(encoding="utf-8")
@@ -101,29 +121,64 @@ def test_interactive_tables_load_their_bundle_from_the_site(built):
     assert imports and set(imports) == {"../../_static/dt_bundle.js"}, imports
 
 
-def test_no_change_rebuild_is_fast_and_executes_nothing(built):
-    book, _ = built
-    start = time.perf_counter()
-    result = jb_build(book)
-    seconds = time.perf_counter() - start
+def test_a_build_from_the_notebook_cache_executes_nothing_and_publishes_the_same_site(work, site):
+    result = work["seeded"]
+    assert result.returncode == 0, log_of(result)[-3000:]
+    assert executed(log_of(result)) == set()
+    assert differing_files(site / "_build" / "html", work["seeded_html"]) == []
+
+
+def test_no_change_rebuild_is_fast_and_executes_nothing(work):
+    result, seconds = work["no_change"], work["no_change_seconds"]
     assert result.returncode == 0
-    assert executed(result.stdout + result.stderr) == set()
+    assert executed(log_of(result)) == set()
     assert seconds < NO_CHANGE_REBUILD_SECONDS, f"no-change rebuild took {seconds:.1f} s"
 
 
-def test_csv_edit_reexecutes_only_the_readers_and_publishes_the_new_value(built):
-    book, _ = built
-    marker = "Cache-test marker: this note was edited after the first build."
-    edit_cell(book / "data" / "models.csv", 2, "notes", marker)
-    result = jb_build(book)
-    log = result.stdout + result.stderr
+def test_csv_edit_reexecutes_exactly_its_readers_and_publishes_the_new_value(work):
+    result = work["csv_edit"]
+    log = log_of(result)
     assert result.returncode == 0, log[-3000:]
     ran = executed(log)
-    assert any(p.endswith("landscape") for p in ran), ran
-    assert not any(p.endswith("no_data") for p in ran), ran
+    readers = work["models_readers"]
+    assert {r for r in ran} == {str(work["book"] / r) for r in readers}, (ran, readers)
     assert not any(p.endswith("errata") for p in ran), ran  # reads claims.csv only
-    page = book / "_build" / "html" / "book" / "part1-base-models" / "landscape.html"
-    assert marker in page.read_text(encoding="utf-8")
+    page = work["csv_html"] / "book" / "part1-base-models" / "landscape.html"
+    assert MARKER in page.read_text(encoding="utf-8")
+
+
+def test_reexecuted_chapters_publish_identical_pages_unless_the_edit_shows_there(work, site):
+    """Execution is deterministic: of the pages whose notebooks the CSV edit re-executed, only
+    those that show the edited cell (or publish measurements) may differ from the cold build."""
+    before, after = site / "_build" / "html", work["csv_html"]
+    changed = [
+        name for name in differing_files(before, after)
+        if name.endswith(".html") and not any(name == f"{m}.html" for m in MEASURED)
+    ]  # fmt: skip
+    assert changed, "the edit changed no page"
+    unexplained = [n for n in changed if MARKER not in (after / n).read_text(encoding="utf-8")]
+    assert unexplained == []
+
+
+def test_a_library_edit_reexecutes_only_the_chapters_that_imported_the_module(work):
+    result = work["library_edit"]
+    log = log_of(result)
+    assert result.returncode == 0, log[-3000:]
+    ran = executed(log)
+    readers = work["nf4_readers"]
+    assert "book/part2-peft/qlora" in readers
+    assert ran == {str(work["book"] / r) for r in readers}, (ran, readers)
+    assert 1 <= len(ran) <= 3, ran
+
+
+def test_an_interrupted_build_leaves_nothing_stale_for_the_next(work):
+    assert "sft-cost.md: Executing notebook" in work["interrupted_log"]
+    result = work["after_interrupt"]
+    log = log_of(result)
+    assert result.returncode == 0, log[-3000:]
+    page = work["book"] / "_build" / "html" / "book" / "part3-instruction-tuning" / "sft-cost.html"
+    text = re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8"))
+    assert "7.5 hours" in text and "in 3 hours" not in text
 
 
 def test_a_raising_cell_fails_the_build_with_its_traceback(tmp_path):
@@ -143,24 +198,30 @@ def test_a_raising_cell_fails_the_build_with_its_traceback(tmp_path):
     assert "ZeroDivisionError" in result.stdout + result.stderr
 
 
-#: One broken cell per kind of bad input: (file, row, column, value, what the message names).
-BAD_CELLS = {
-    "non-numeric params": ("models.csv", 4, "params", "175 billion"),
-    "bad date": ("models.csv", 5, "released", "2021-13"),
-    "duplicate key": ("models.csv", 6, "model", "GPT-3 175B"),
-    "unknown foreign key": ("models.csv", 7, "base_model", "No Such Model"),
-    "missing source": ("models.csv", 8, "source", ""),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD_CELLS))
-def test_a_bad_cell_stops_the_build_before_any_notebook_runs(tmp_path, case):
-    file, row, column, value = BAD_CELLS[case]
+def test_a_bad_cell_stops_the_build_before_any_notebook_runs(tmp_path):
+    # Every kind of bad cell is tested against llmbook.validate in test_catalog; this checks the
+    # build runs that validation first and publishes nothing.
     book = copy_book(tmp_path / "book")
-    edit_cell(book / "data" / file, row, column, value)
+    edit_cell(book / "data" / "models.csv", 4, "params", "175 billion")
     result = jb_build(book)
-    log = result.stdout + result.stderr
+    log = log_of(result)
     assert result.returncode != 0
-    assert f"data/{file}, row {row}, column '{column}'" in log, log[-2000:]
+    assert "data/models.csv, row 4, column 'params'" in log, log[-2000:]
     assert executed(log) == set()
     assert not (book / "_build" / "html" / "index.html").exists()
+
+
+def test_repository_and_edit_buttons_point_at_the_file(tmp_path, site):
+    book = copy_book(tmp_path / "book")
+    seed_cache(site, book)
+    chapter = "book/part1-base-models/landscape"
+    (book / "_toc.yml").write_text(
+        f"format: jb-book\nroot: book/intro\nchapters:\n  - file: {chapter}\n", encoding="utf-8"
+    )
+    result = jb_build(book, env={"LLMBOOK_REPOSITORY": "example-org/replicating-chatgpt"})
+    assert result.returncode == 0, log_of(result)[-3000:]
+    page = book / "_build" / "html" / "book" / "part1-base-models" / "landscape.html"
+    text = page.read_text(encoding="utf-8")
+    repo = "https://github.com/example-org/replicating-chatgpt"
+    assert f'href="{repo}/edit/main/book/part1-base-models/landscape.md"' in text
+    assert f'href="{repo}"' in text

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, copy_book, edit_cell, jb_build, seed_cache, toc_files
+from conftest import ROOT, copy_book, jb_build, offline_how, toc_files
 
-pytestmark = pytest.mark.build
+pytestmark = [pytest.mark.build, pytest.mark.slow]
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_FLAGS = [
@@ -240,43 +240,24 @@ def test_accessibility_basics(site):
             assert current <= previous + 1, f"{path}: heading h{previous} then h{current}"
 
 
+def test_build_needs_no_network(site_build):
+    """The session's cold build ran in a network namespace (or, where none can be made, with
+    every non-loopback connection refused): it succeeded, so the build needs no network."""
+    _, result = site_build
+    assert result.returncode == 0, (offline_how(), result.stdout[-2000:] + result.stderr[-2000:])
+
+
 @pytest.fixture(scope="module")
-def offline_copy(tmp_path_factory, site):
-    """A second clean build of the same sources, made with no network (a new network namespace)."""
-    book = copy_book(tmp_path_factory.mktemp("offline") / "book")
+def second_build(tmp_path_factory, site):
+    """A second clean build of the same sources: every notebook executed again."""
+    book = copy_book(tmp_path_factory.mktemp("second") / "book")
     shutil.rmtree(book / "_build", ignore_errors=True)
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
-    if probe.returncode == 0:
-        result = jb_build(
-            book, prefix=("unshare", "-n", "sh", "-c", 'ip link set lo up; exec "$@"', "sh")
-        )
-        how = "network namespace"
-    else:  # no unshare here: make every non-loopback connection fail inside Python instead
-        guard = book / "_offline_guard"
-        guard.mkdir()
-        (guard / "sitecustomize.py").write_text(
-            "import socket\n_connect = socket.socket.connect\n"
-            "def connect(self, address):\n"
-            "    host = address[0] if isinstance(address, tuple) else address\n"
-            "    local = ('127.', '::1', 'localhost', '/')\n"
-            "    if isinstance(host, str) and not host.startswith(local):\n"
-            "        raise OSError('network disabled by the offline test')\n"
-            "    return _connect(self, address)\n"
-            "socket.socket.connect = connect\n"
-        )
-        result = jb_build(book, env={"PYTHONPATH": str(guard)})
-        how = "socket guard"
-    return book, result, how
+    return book, jb_build(book)
 
 
-def test_build_needs_no_network(offline_copy):
-    _, result, how = offline_copy
-    assert result.returncode == 0, (how, result.stdout[-2000:] + result.stderr[-2000:])
-
-
-def test_two_clean_builds_are_byte_identical(site, offline_copy):
-    book, result, _ = offline_copy
-    assert result.returncode == 0
+def test_two_clean_builds_are_byte_identical(site, second_build):
+    book, result = second_build
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     first, second = site / "_build" / "html", book / "_build" / "html"
     differing = []
 
@@ -334,21 +315,13 @@ def search_index_without_measured(html: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def hostile_copy(tmp_path_factory, site):
-    """A copy whose CSV holds markup, built with a known repository for the header buttons.
-
-    It starts from the clean build's notebook cache: only the chapters reading the edited table
-    re-execute."""
-    book = copy_book(tmp_path_factory.mktemp("hostile") / "book")
-    seed_cache(site, book)
-    edit_cell(book / "data" / "models.csv", 2, "notes", "<script>alert(1)</script> <b>bold?</b>")
-    result = jb_build(book, env={"LLMBOOK_REPOSITORY": "example-org/replicating-chatgpt"})
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    return book
+def edited_site(work):
+    """The site of test_build's work copy after its CSV edit, which put markup in a note."""
+    return work["csv_html"]
 
 
-def test_catalog_text_is_escaped_never_executed(hostile_copy, browser):
-    server, base = serve(hostile_copy / "_build" / "html")
+def test_catalog_text_is_escaped_never_executed(edited_site, browser):
+    server, base = serve(edited_site)
     visit = Visit(browser, base, "book/part1-base-models/landscape.html")
     visit.page.locator("#table-base-models_wrapper input[type=search]").fill("alert")
     visit.page.wait_for_timeout(300)
@@ -359,14 +332,6 @@ def test_catalog_text_is_escaped_never_executed(hostile_copy, browser):
     assert visit.dialogs == []
     assert "<script>alert(1)</script>" in text  # shown as text
     assert injected == 0  # the <b> was not parsed as markup either
-
-
-def test_repository_and_edit_buttons_point_at_the_file(hostile_copy):
-    page = hostile_copy / "_build" / "html" / "book" / "part1-base-models" / "landscape.html"
-    text = page.read_text(encoding="utf-8")
-    repo = "https://github.com/example-org/replicating-chatgpt"
-    assert f'href="{repo}/edit/main/book/part1-base-models/landscape.md"' in text
-    assert f'href="{repo}"' in text
 
 
 def test_no_repository_buttons_without_a_known_repository(site):

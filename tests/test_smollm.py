@@ -222,3 +222,83 @@ def test_generate_is_greedy_and_bounded(model, reference, full_logits):
     result = model.generate(str(reference["prompt"]), max_tokens=3, chat=False)
     assert len(result["tokens"]) == 3
     assert result["tokens"][0] == int(np.argmax(full_logits[-1]))
+
+
+# -- the on-disk float32 cache ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gguf_copy(tmp_path_factory) -> Path:
+    """The model file copied to a fresh folder, so its weight cache starts empty."""
+    import shutil
+
+    from llmbook import assets
+
+    target = tmp_path_factory.mktemp("gguf") / "model.gguf"
+    shutil.copyfile(assets.path(smollm.ASSET), target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def dequantised(gguf_copy) -> smollm.Weights:
+    return smollm.dequantise_gguf(gguf_copy)
+
+
+def _arrays_equal(a: smollm.Weights, b: smollm.Weights) -> bool:
+    pairs = zip(smollm._named_arrays(a), smollm._named_arrays(b), strict=True)
+    return (
+        a.config == b.config
+        and a.control_ids == b.control_ids
+        and all(n == m and x.shape == y.shape and np.array_equal(x, y) for (n, x), (m, y) in pairs)
+    )
+
+
+def _damage(gguf: Path, damage: str) -> None:
+    data, manifest = smollm.weight_cache_paths(gguf)
+    if damage == "flip a byte":
+        with open(data, "r+b") as handle:
+            handle.seek(data.stat().st_size // 2)
+            byte = handle.read(1)
+            handle.seek(-1, 1)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+    elif damage == "truncate":
+        with open(data, "r+b") as handle:
+            handle.truncate(data.stat().st_size - 4096)
+    elif damage == "manifest":
+        manifest.write_text("{not json", encoding="utf-8")
+
+
+def test_weight_cache_round_trips_and_loads_fast(gguf_copy, dequantised):
+    import time
+
+    digest = smollm._sha256(gguf_copy)
+    assert smollm.read_weight_cache(gguf_copy, digest) is None  # nothing cached yet
+    smollm.write_weight_cache(gguf_copy, digest, dequantised)
+    start = time.perf_counter()
+    cached = smollm.read_weight_cache(gguf_copy, digest)
+    seconds = time.perf_counter() - start
+    assert cached is not None and _arrays_equal(dequantised, cached)
+    assert all(a.flags.c_contiguous for _, a in smollm._named_arrays(cached))
+    assert seconds < 1.0, f"reading the cache took {seconds:.2f} s"
+    cached.layers[0].wo[0, 0] += 1.0  # copy-on-write: the file is not changed
+    assert _arrays_equal(dequantised, smollm.read_weight_cache(gguf_copy, digest))
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "manifest", "other file"])
+def test_a_corrupted_or_stale_weight_cache_is_detected(gguf_copy, dequantised, damage):
+    digest = smollm._sha256(gguf_copy)
+    smollm.write_weight_cache(gguf_copy, digest, dequantised)
+    _damage(gguf_copy, damage)
+    if damage == "other file":  # a cache made for another GGUF file (the asset was updated)
+        digest = "0" * 64
+    assert smollm.read_weight_cache(gguf_copy, digest) is None
+
+
+def test_a_damaged_weight_cache_is_rebuilt_on_load(gguf_copy, dequantised):
+    digest = smollm._sha256(gguf_copy)
+    smollm.write_weight_cache(gguf_copy, digest, dequantised)
+    _damage(gguf_copy, "flip a byte")
+    smollm.load_gguf.cache_clear()
+    rebuilt = smollm.load_gguf(gguf_copy)  # detects the damage, dequantises, rewrites
+    assert _arrays_equal(rebuilt, dequantised)
+    assert smollm.read_weight_cache(gguf_copy, digest) is not None

@@ -29,3 +29,90 @@ def test_folder_hash_changes_with_any_file(tmp_path):
     before = sphinx_ext.folder_sha256(tmp_path)
     (tmp_path / "a.csv").write_text("2")
     assert sphinx_ext.folder_sha256(tmp_path) != before
+
+
+# -- crash-safe, fail-closed state ----------------------------------------------------------------
+
+
+def fake_app(root):
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(execution_cache_path=str(root / "_build" / ".jupyter_cache"))
+    return SimpleNamespace(srcdir=str(root), env=SimpleNamespace(mystnb_config=config))
+
+
+def cached_notebook(cache, uri: str, code: str):
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell(code)]
+    return cache.cache_notebook_bundle(CacheBundleIn(nb, uri), check_validity=False)
+
+
+def test_stale_documents_survive_a_save_and_reload(tmp_path):
+    state = sphinx_ext._State(fake_app(tmp_path))
+    assert state.problem and "missing" in state.problem
+    state.stale.add("book/a")
+    state.docs["book/b"] = {"uri": "b", "hashkey": "h", "inputs": {}}
+    state.save()
+    again = sphinx_ext._State(fake_app(tmp_path))
+    assert again.problem is None
+    assert again.stale == {"book/a"} and set(again.docs) == {"book/b"}
+
+
+def test_an_unreadable_state_file_is_a_problem_not_an_empty_state(tmp_path):
+    state = sphinx_ext._State(fake_app(tmp_path))
+    state.save()
+    state.path.write_text("{half a json", encoding="utf-8")
+    assert "unreadable" in sphinx_ext._State(fake_app(tmp_path)).problem
+
+
+def test_a_missing_state_file_with_cached_notebooks_uncaches_them_all(tmp_path):
+    state = sphinx_ext._State(fake_app(tmp_path))
+    cache = sphinx_ext.open_cache(state)
+    cached_notebook(cache, str(tmp_path / "a.md"), "1 + 1")
+    cached_notebook(cache, str(tmp_path / "b.md"), "2 + 2")
+    assert len(cache.list_cache_records()) == 2
+    sphinx_ext.invalidate_changed(state, cache)  # no state file: fail closed
+    assert cache.list_cache_records() == []
+
+
+def test_a_changed_input_is_marked_stale_on_disk_before_its_cache_goes(tmp_path):
+    (tmp_path / "data.csv").write_text("x\n1\n")
+    state = sphinx_ext._State(fake_app(tmp_path))
+    cache = sphinx_ext.open_cache(state)
+    record = cached_notebook(cache, str(tmp_path / "a.md"), "1 + 1")
+    state.record("book/a", str(tmp_path / "a.md"), record.hashkey, [tmp_path / "data.csv"])
+    state.save()
+    state = sphinx_ext._State(fake_app(tmp_path))
+    (tmp_path / "data.csv").write_text("x\n2\n")
+    sphinx_ext.invalidate_changed(state, cache)
+    assert cache.list_cache_records() == []
+    saved = sphinx_ext._State(fake_app(tmp_path))
+    assert saved.stale == {"book/a"} and "book/a" not in saved.docs
+
+
+def test_an_unreadable_cached_notebook_is_uncached(tmp_path):
+    state = sphinx_ext._State(fake_app(tmp_path))
+    cache = sphinx_ext.open_cache(state)
+    record = cached_notebook(cache, str(tmp_path / "a.md"), "1 + 1")
+    state.record("book/a", str(tmp_path / "a.md"), record.hashkey, [])
+    state.save()
+    cache._get_notebook_path_cache(record.hashkey).write_text("garbage", encoding="utf-8")
+    state = sphinx_ext._State(fake_app(tmp_path))
+    sphinx_ext.invalidate_changed(state, cache)
+    assert cache.list_cache_records() == [] and state.stale == {"book/a"}
+
+
+def test_a_corrupted_cache_database_is_deleted_and_rebuilt(tmp_path):
+    state = sphinx_ext._State(fake_app(tmp_path))
+    cache = sphinx_ext.open_cache(state)
+    cached_notebook(cache, str(tmp_path / "a.md"), "1 + 1")
+    state.save()
+    (state.cache_dir / "global.db").write_bytes(b"this is not a sqlite database" * 100)
+    state = sphinx_ext._State(fake_app(tmp_path))
+    cache = sphinx_ext.open_cache(state)
+    assert cache.list_cache_records() == []
+    assert state.docs == {}

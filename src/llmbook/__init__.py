@@ -9,10 +9,7 @@ Chapters call this package; it never knows about chapters. Modules:
 - :mod:`llmbook.tables`  interactive, offline, escaped tables for the HTML book
 """
 
-from llmbook import inputs as _inputs
-
 __version__ = "0.1.0"
 
-# A notebook that imports the library depends on the library's source: record it so that the
-# book's build re-executes the notebook when the library changes (see llmbook.inputs).
-_inputs.note_library()
+# Which modules a notebook depends on is recorded by the build after the notebook ran
+# (llmbook.inputs.note_modules, called by llmbook.execution), not here at import time.

@@ -11,6 +11,7 @@ unset and these functions do nothing.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 ENV_VAR = "LLMBOOK_INPUTS_LOG"
@@ -26,8 +27,26 @@ def note(path: str | os.PathLike[str]) -> None:
         handle.write(f"{Path(path).resolve()}\n")
 
 
+def note_modules(names: list[str] | None = None) -> None:
+    """Record the source file of every ``llmbook`` module this process has imported (or of the
+    modules ``names``, taken before importing this one).
+
+    The build's executor (:mod:`llmbook.execution`) runs this in the kernel after a notebook's
+    last cell: ``sys.modules`` then holds every module the notebook used, transitively, so an
+    edit to ``nf4.py`` re-executes the chapters that imported it and no others."""
+    if not os.environ.get(ENV_VAR):
+        return
+    if names is None:
+        names = [name for name in sys.modules if name.split(".")[0] == "llmbook"]
+    for name in sorted(names):
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if file:
+            note(file)
+
+
 def note_library() -> None:
-    """Record every Python source file of this package as an input."""
+    """Record every Python source file of this package as an input (the conservative rule for
+    a notebook executed without :func:`note_modules`)."""
     if not os.environ.get(ENV_VAR):
         return
     for path in sorted(PACKAGE_DIR.rglob("*.py")):

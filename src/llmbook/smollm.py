@@ -14,7 +14,7 @@ matrix products per layer, which numpy hands to its BLAS.
 Two details of the file format matter for getting the right numbers:
 
 * **Quantised weights.** The GGUF file stores the matrices as Q4_1 blocks (32 weights share a
-  float16 scale and minimum) and the embedding as Q8_0. :func:`load_gguf` dequantises every
+  float16 scale and minimum) and the embedding as Q8_0. :func:`dequantise_gguf` dequantises every
   tensor once, with ``gguf.quants.dequantize``, into float32 and keeps the result per path.
 * **The rotary layout.** Hugging Face's LLaMA rotates the two *halves* of each head
   (dimension ``i`` with ``i + head_dim/2``). llama.cpp rotates *adjacent pairs* (``2i`` with
@@ -27,8 +27,12 @@ Two details of the file format matter for getting the right numbers:
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
-from dataclasses import dataclass
+import zlib
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
@@ -129,9 +133,8 @@ class Weights:
         return sum(a.nbytes for a in arrays)
 
 
-@cache
-def load_gguf(path: Path) -> Weights:
-    """Read a LLaMA GGUF file and dequantise every tensor to float32 (once per path)."""
+def dequantise_gguf(path: Path) -> Weights:
+    """Read a LLaMA GGUF file and dequantise every tensor to float32 (about 3.5 s for SmolLM2)."""
     import gguf
 
     reader = gguf.GGUFReader(path)
@@ -180,6 +183,117 @@ def load_gguf(path: Path) -> Weights:
     types = reader.fields["tokenizer.ggml.token_type"].contents()
     control = {tokens[i]: i for i, kind in enumerate(types) if kind == 3}  # 3 = CONTROL
     return Weights(config, tok_emb, tuple(layers), tensor("output_norm.weight"), control)
+
+
+# The dequantised weights, cached on disk next to the GGUF file and memory-mapped: eight chapters
+# load the model, and dequantising costs each of them seconds that reading a float32 copy does
+# not. The cache is keyed by the GGUF file's sha256 and checked (size, format, CRC-32 of every
+# byte) on each load; a missing, stale or corrupted cache is rebuilt.
+
+#: Bump when the layout of the cache files changes.
+WEIGHT_CACHE_FORMAT = 1
+#: Arrays start on 64-byte boundaries inside the cache file (aligned loads for BLAS).
+_ALIGN_FLOATS = 16
+
+
+def weight_cache_paths(path: Path) -> tuple[Path, Path]:
+    """(data file, manifest) of the float32 cache of the GGUF file ``path``."""
+    return path.with_name(path.name + ".float32.npy"), path.with_name(path.name + ".float32.json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _named_arrays(weights: Weights) -> list[tuple[str, np.ndarray]]:
+    arrays = [("tok_emb", weights.tok_emb), ("norm", weights.norm)]
+    for i, layer in enumerate(weights.layers):
+        for field in ("attn_norm", "wqkv", "wo", "ffn_norm", "w_gate_up", "w_down"):
+            arrays.append((f"{i}.{field}", getattr(layer, field)))
+    return arrays
+
+
+def write_weight_cache(path: Path, digest: str, weights: Weights) -> None:
+    """Write the float32 cache of ``weights`` (read from the GGUF file ``path``).
+
+    Both files are written under temporary names and renamed into place, the manifest last, so
+    a reader sees a complete cache or none; two processes writing at once write the same bytes.
+    """
+    data_path, manifest_path = weight_cache_paths(path)
+    entries, offset = [], 0
+    for name, array in _named_arrays(weights):
+        entries.append([name, offset, list(array.shape)])
+        offset += -(-array.size // _ALIGN_FLOATS) * _ALIGN_FLOATS
+    blob = np.zeros(offset, dtype=np.float32)
+    for (_, start, _shape), (_, array) in zip(entries, _named_arrays(weights), strict=True):
+        blob[start : start + array.size] = array.ravel()
+    suffix = f".{os.getpid()}.tmp"
+    data_tmp = data_path.with_name(data_path.name + suffix)
+    manifest_tmp = manifest_path.with_name(manifest_path.name + suffix)
+    with open(data_tmp, "wb") as handle:
+        np.save(handle, blob)
+    manifest = {
+        "format": WEIGHT_CACHE_FORMAT,
+        "source_sha256": digest,
+        "bytes": data_tmp.stat().st_size,
+        "crc32": zlib.crc32(blob.data),
+        "config": asdict(weights.config),
+        "control_ids": weights.control_ids,
+        "arrays": entries,
+    }
+    manifest_tmp.write_text(json.dumps(manifest), encoding="utf-8")
+    os.replace(data_tmp, data_path)
+    os.replace(manifest_tmp, manifest_path)
+
+
+def read_weight_cache(path: Path, digest: str) -> Weights | None:
+    """The cached weights of the GGUF file ``path`` (sha256 ``digest``), memory-mapped
+    copy-on-write; None if the cache is missing, of another file or format, or corrupted."""
+    data_path, manifest_path = weight_cache_paths(path)
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("format") != WEIGHT_CACHE_FORMAT or manifest.get("source_sha256") != digest:
+            return None
+        if data_path.stat().st_size != manifest["bytes"]:
+            return None
+        blob = np.load(data_path, mmap_mode="c")
+        if blob.dtype != np.float32 or blob.ndim != 1 or zlib.crc32(blob.data) != manifest["crc32"]:
+            return None
+        arrays = {}
+        for name, start, shape in manifest["arrays"]:
+            size = int(np.prod(shape))
+            arrays[name] = blob[start : start + size].reshape(shape)
+        config = Config(**manifest["config"])
+        layers = tuple(
+            Layer(**{f: arrays[f"{i}.{f}"] for f in Layer.__dataclass_fields__})
+            for i in range(config.n_layer)
+        )
+        control = {str(k): int(v) for k, v in manifest["control_ids"].items()}
+        return Weights(config, arrays["tok_emb"], layers, arrays["norm"], control)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@cache
+def load_gguf(path: Path) -> Weights:
+    """The float32 weights of a LLaMA GGUF file: from the on-disk cache next to it when that
+    is valid (a fraction of a second), else dequantised and cached (once per path and process).
+    If the folder is not writable, the weights are dequantised in memory every time."""
+    path = Path(path)
+    digest = _sha256(path)
+    weights = read_weight_cache(path, digest)
+    if weights is not None:
+        return weights
+    weights = dequantise_gguf(path)
+    try:
+        write_weight_cache(path, digest, weights)
+    except OSError:
+        return weights
+    return read_weight_cache(path, digest) or weights
 
 
 # ----------------------------------------------------------------------------------------------

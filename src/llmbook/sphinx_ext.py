@@ -1,6 +1,6 @@
 """The book's Sphinx extension: validate the data first, and re-execute what read changed files.
 
-Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It does three things:
+Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It does six things:
 
 1. **Validate before executing.** When the build starts, the data package is validated
    (:func:`llmbook.catalog.validate`); a problem stops the build, before any notebook runs,
@@ -9,17 +9,23 @@ Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It does three thing
 2. **Data-aware execution cache.** jupyter-cache keys an executed notebook on its code cells
    only, so editing a CSV or the library would leave stale outputs. While a notebook executes,
    ``LLMBOOK_INPUTS_LOG`` points the kernel's library at a log (:mod:`llmbook.inputs`) where it
-   records every file it reads. After the notebook is read, the sha256 of each of those files
-   is stored with the notebook's cache record. On the next build, a notebook whose inputs
-   changed (by content, not modification time, so a fresh clone with a restored cache stays
-   warm) has its cache record removed and is marked outdated, so it re-executes; notebooks
-   that did not read the changed file keep their outputs.
-3. **Offline tables.** The itables bundle is copied into the site's ``_static`` folder
+   records every file it reads and, after the last cell, the ``llmbook`` modules it imported.
+   The sha256 of each of those files is stored with the notebook's cache record. On the next
+   build, a notebook whose inputs changed (by content, not modification time, so a fresh clone
+   with a restored cache stays warm) is marked stale and its cache record removed; notebooks
+   that did not read the changed file keep their outputs. Invalidation is crash-safe and fails
+   closed (see :class:`_State`).
+3. **Parallel execution.** Before Sphinx reads anything, every notebook without a trusted cache
+   record is executed by :mod:`llmbook.execution`, one kernel per worker process
+   (``llmbook_execution_workers`` in ``_config.yml``: ``auto`` uses the usable cores), and stored
+   in jupyter-cache as myst-nb stores it; myst-nb then only renders. A failing notebook fails the
+   build with its cell's traceback, after the others have run, before any page is written.
+4. **Offline tables.** The itables bundle is copied into the site's ``_static`` folder
    (see :mod:`llmbook.tables`).
-4. **Notebooks to download.** Each executed chapter is published next to its page as an
+5. **Notebooks to download.** Each executed chapter is published next to its page as an
    ``.ipynb`` with its outputs (Colab and Jupyter open it; they cannot open MyST markdown),
    with a link at the top of the page.
-5. **Repository buttons.** When the repository is known (``LLMBOOK_REPOSITORY`` or, in GitHub
+6. **Repository buttons.** When the repository is known (``LLMBOOK_REPOSITORY`` or, in GitHub
    Actions, ``GITHUB_REPOSITORY``, as ``owner/name``), the theme's repository, issues and
    edit-this-page buttons point at it; without it no button points at a guessed address.
 
@@ -33,7 +39,7 @@ import hashlib
 import json
 import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
@@ -44,7 +50,7 @@ from llmbook import catalog, inputs, tables
 LOGGER = logging.getLogger(__name__)
 STATE_FILE = "llmbook-inputs.json"
 LOG_DIR = "llmbook-logs"
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 def file_sha256(path: Path) -> str | None:
@@ -83,31 +89,49 @@ def changed_inputs(
 
 
 class _State:
-    """Per-build state: which files each notebook read, and the last validated data."""
+    """Per-build state: which files each notebook read, which documents are stale, and the
+    last validated data.
+
+    Crash safety: a document whose notebook must be re-executed is recorded as *stale* and the
+    state saved **before** its cache record is dropped; it stays stale until Sphinx has read it
+    again after its re-execution was stored. So a build interrupted at any point (Ctrl-C, kill)
+    leaves a state from which the next build re-executes and re-reads what is needed, never a
+    page that keeps an old output. A state file that is missing or unreadable while notebooks
+    are cached fails closed: every notebook re-executes.
+    """
 
     def __init__(self, app: Sphinx):
         self.root = Path(app.srcdir).resolve()
         self.cache_dir = Path(app.env.mystnb_config.execution_cache_path).resolve()
         self.path = self.cache_dir / STATE_FILE
         self.log_dir = self.cache_dir / LOG_DIR
-        self.stale: set[str] = set()
+        self.problem: str | None = None
         try:
             saved = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            saved = {}
-        if saved.get("version") != STATE_VERSION:
-            saved = {}
+            if not isinstance(saved, dict) or saved.get("version") != STATE_VERSION:
+                raise ValueError("an older or unknown format")
+        except FileNotFoundError:
+            saved, self.problem = {}, f"{self.path} is missing"
+        except (OSError, ValueError) as error:  # JSONDecodeError is a ValueError
+            saved, self.problem = {}, f"{self.path} is unreadable ({error})"
         self.validated_data: str | None = saved.get("validated_data")
         self.docs: dict[str, dict] = saved.get("docs", {})
+        self.stale: set[str] = set(saved.get("stale", []))
+        self.durations: dict[str, float] = saved.get("durations", {})
 
     def save(self) -> None:
+        """Write the state atomically (a crash leaves the old file or the new, never half)."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         payload = {
             "version": STATE_VERSION,
             "validated_data": self.validated_data,
             "docs": self.docs,
+            "stale": sorted(self.stale),
+            "durations": self.durations,
         }
-        self.path.write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, self.path)
 
     def log_file(self, docname: str) -> Path:
         return self.log_dir / (docname.replace("/", "__") + ".log")
@@ -117,6 +141,14 @@ class _State:
             return path.resolve().relative_to(self.root).as_posix()
         except ValueError:
             return str(path.resolve())
+
+    def record(self, docname: str, uri: str, hashkey: str | None, read: list[Path], **extra):
+        self.docs[docname] = {
+            "uri": uri,
+            "hashkey": hashkey,
+            "inputs": {self.relative(p): file_sha256(p) for p in read},
+            **extra,
+        }
 
 
 def _state(app: Sphinx) -> _State:
@@ -139,40 +171,205 @@ def validate_data(app: Sphinx, state: _State) -> None:
     LOGGER.info("llmbook: data package valid")
 
 
-def invalidate_changed(state: _State) -> None:
-    """Drop the cache records of notebooks whose recorded inputs changed; mark them stale."""
+CORRUPT_CACHE = (
+    "llmbook: the notebook cache {path} is corrupted ({error}); it was deleted and every "
+    "notebook re-executes"
+)
+
+
+def open_cache(state: _State):
+    """jupyter-cache's cache, rebuilt from scratch if its database cannot be read."""
     from jupyter_cache import get_cache
 
-    cache = None
+    try:
+        cache = get_cache(str(state.cache_dir))
+        cache.list_cache_records()
+        return cache
+    except Exception as error:  # sqlite/sqlalchemy errors of a damaged database
+        LOGGER.info(CORRUPT_CACHE.format(path=state.cache_dir, error=type(error).__name__))
+        shutil.rmtree(state.cache_dir, ignore_errors=True)
+        state.docs.clear()
+        state.problem = None  # said once: the rebuild re-executes everything anyway
+        cache = get_cache(str(state.cache_dir))
+        cache.list_cache_records()
+        return cache
+
+
+def _readable(cache, hashkey: str) -> bool:
+    """Whether the cached notebook file of ``hashkey`` exists and parses as JSON."""
+    try:
+        path = cache._get_notebook_path_cache(hashkey)
+        json.loads(Path(path).read_text(encoding="utf-8"))
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def invalidate_changed(state: _State, cache) -> None:
+    """Mark stale, then uncache, the notebooks whose recorded inputs changed (see :class:`_State`).
+
+    With no readable state file, no cached notebook can be trusted: all are uncached."""
+    records = cache.list_cache_records()
+    if state.problem and records:
+        LOGGER.info(f"llmbook: {state.problem}: every notebook re-executes")
+        state.stale.update(state.docs)
+        state.docs.clear()
+        state.save()
+        for cached in records:
+            cache.remove_cache(cached.pk)
+        return
     hashes: dict[Path, str | None] = {}
+    dropped = []
     for docname, record in sorted(state.docs.items()):
         changed = changed_inputs(record.get("inputs", {}), state.root, hashes)
-        if not changed:
+        if changed:
+            LOGGER.info(f"llmbook: {docname} re-executes: {', '.join(changed[:3])} changed")
+        elif _readable(cache, record.get("hashkey") or ""):
             continue
-        LOGGER.info(f"llmbook: {docname} re-executes: {', '.join(changed[:3])} changed")
-        if cache is None:
-            cache = get_cache(str(state.cache_dir))
-        for cached in cache.list_cache_records():
-            if cached.hashkey == record.get("hashkey") or cached.uri == record.get("uri"):
-                cache.remove_cache(cached.pk)
+        else:
+            LOGGER.info(f"llmbook: {docname} re-executes: its cached notebook is unreadable")
+        dropped.append((docname, record))
+    if not dropped:
+        return
+    for docname, _ in dropped:
         state.stale.add(docname)
         del state.docs[docname]
+    state.save()  # stale is on disk before any cache record goes
+    for _, record in dropped:
+        for cached in records:
+            if cached.hashkey == record.get("hashkey") or cached.uri == record.get("uri"):
+                cache.remove_cache(cached.pk)
+
+
+def notebook_documents(app: Sphinx, state: _State, cached_keys: set[str]):
+    """(docname, path, notebook, reader, source sha256) for every document myst-nb would
+    execute, except those whose source, cache record and inputs are known unchanged (no need
+    to parse them: a no-change rebuild stays fast)."""
+    from myst_nb.core.read import create_nb_reader
+
+    env, nb_config = app.env, app.env.mystnb_config
+    if nb_config.execution_mode != "cache":
+        return
+    env.find_files(app.config, app.builder)
+    for docname in sorted(env.found_docs):
+        path = Path(env.doc2path(docname))
+        if path.suffix not in (".md", ".ipynb"):
+            continue
+        posix = PurePosixPath(path.as_posix())
+        if any(posix.match(p) for p in nb_config.execution_excludepatterns):
+            continue
+        raw = path.read_bytes()
+        source = hashlib.sha256(raw).hexdigest()
+        known = state.docs.get(docname, {})
+        if known.get("source") == source and known.get("hashkey") in cached_keys:
+            continue
+        text = raw.decode("utf-8")
+        reader = create_nb_reader(str(path), env.myst_config, nb_config, text)
+        if reader is None:
+            continue
+        notebook = reader.read(text)
+        mode = notebook.metadata.get(nb_config.metadata_key, {}).get("execution_mode")
+        if mode not in (None, "cache"):
+            continue
+        yield docname, path, notebook, reader, source
+
+
+def execute_pending(app: Sphinx, state: _State, cache) -> None:
+    """Execute, in parallel, every notebook that has no trusted cache record; cache each as
+    myst-nb would, record its inputs, and fail the build (after all ran) if any failed."""
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
+    from llmbook import execution
+
+    nb_config = app.env.mystnb_config
+    cached = {r.hashkey: r for r in cache.list_cache_records()}
+    jobs, sources = [], {}
+    for docname, path, notebook, reader, source in notebook_documents(app, state, set(cached)):
+        try:
+            record = cache.match_cache_notebook(notebook)
+        except KeyError:
+            record = None
+        known = state.docs.get(docname, {})
+        if record is not None and known.get("hashkey") == record.hashkey:
+            known["source"] = source  # a prose edit: same code, same outputs
+            continue  # cached, with known inputs that did not change
+        if record is not None and record.hashkey in cached:
+            cache.remove_cache(record.pk)  # cached, but with unknown inputs: fail closed
+        log = state.log_file(docname)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.unlink(missing_ok=True)
+        sources[docname] = (path, reader, source)
+        jobs.append(
+            execution.Job(
+                docname=docname,
+                notebook_json=nbformat.writes(notebook),
+                cwd=str(path.parent),
+                timeout=nb_config.execution_timeout,
+                allow_errors=nb_config.execution_allow_errors,
+                log=str(log),
+            )
+        )
+    if not jobs:
+        return
+    for job in jobs:  # stale before anything runs: see _State
+        state.stale.add(job.docname)
+        state.docs.pop(job.docname, None)
+    state.save()
+    # Longest first (times of the last execution; unknown counts as long): the shortest makespan.
+    jobs.sort(key=lambda j: (-state.durations.get(j.docname, 1e9), j.docname))
+    n = execution.workers(app.config.llmbook_execution_workers, len(jobs))
+    LOGGER.info(f"llmbook: executing {len(jobs)} notebooks on {n} worker(s)")
+    failures = []
+
+    def started(job, number):
+        path = sources[job.docname][0]
+        LOGGER.info(f"{path}: Executing notebook ({number}/{len(jobs)})")
+
+    def done(outcome):
+        path, reader, source = sources[outcome.docname]
+        log = state.log_file(outcome.docname)
+        if outcome.error:
+            failures.append((path, outcome.error))
+            LOGGER.info(f"{path}: Executing notebook failed")
+            log.unlink(missing_ok=True)
+            return
+        executed = nbformat.reads(outcome.notebook_json, as_version=4)
+        uri = str(path.resolve())
+        cache.add_nb_to_project(uri, read_data=reader.read_fmt)
+        record = cache.cache_notebook_bundle(
+            CacheBundleIn(executed, uri, data={"execution_seconds": outcome.seconds}),
+            check_validity=False,
+            overwrite=True,
+        )
+        state.record(outcome.docname, uri, record.hashkey, inputs.read_log(log), source=source)
+        state.durations[outcome.docname] = round(outcome.seconds, 2)
+        log.unlink(missing_ok=True)
+        state.save()
+        LOGGER.info(f"{path}: Executed notebook in {outcome.seconds:.2f} seconds")
+
+    execution.run_all(jobs, n, done, started)
+    if failures:
+        report = "\n\n".join(f"{path}: Executing notebook failed:\n{tb}" for path, tb in failures)
+        raise ExtensionError(f"{len(failures)} notebook(s) failed to execute:\n\n{report}")
 
 
 def on_builder_inited(app: Sphinx) -> None:
     state = _State(app)
     app.llmbook_state = state  # type: ignore[attr-defined]
     validate_data(app, state)
-    invalidate_changed(state)
+    cache = open_cache(state)
+    invalidate_changed(state, cache)
+    execute_pending(app, state, cache)
     state.save()
 
 
 def on_env_get_outdated(app, env, added, changed, removed) -> list[str]:
-    return sorted(_state(app).stale)
+    return sorted(_state(app).stale & set(env.found_docs))
 
 
 def on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
-    """Point the kernel that may execute this document at a fresh inputs log."""
+    """Point a kernel that myst-nb itself may start for this document at a fresh inputs log."""
     log = _state(app).log_file(docname)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
@@ -180,22 +377,22 @@ def on_source_read(app: Sphinx, docname: str, source: list[str]) -> None:
 
 
 def on_doctree_read(app: Sphinx, doctree) -> None:
-    """If the document was executed now, store the hashes of the files its kernel read."""
+    """The document was read with its current outputs: it is no longer stale. If myst-nb
+    executed it itself (not the parallel executor), store what its kernel read, and the whole
+    library, since that kernel did not report its imported modules."""
     state = _state(app)
     docname = app.env.docname
     log = state.log_file(docname)
     os.environ.pop(inputs.ENV_VAR, None)
+    state.stale.discard(docname)
     read = inputs.read_log(log)
     if not read:
-        return  # not executed in this build (cached, or not a notebook): keep what we knew
+        return  # not executed while read (cached, or not a notebook): keep what we knew
     log.unlink(missing_ok=True)
     uri = str(Path(app.env.doc2path(docname)).resolve())
-    record = {
-        "uri": uri,
-        "hashkey": _cache_hashkey(state, uri),
-        "inputs": {state.relative(p): file_sha256(p) for p in read},
-    }
-    state.docs[docname] = record
+    library = sorted(inputs.PACKAGE_DIR.rglob("*.py"))
+    source = file_sha256(Path(uri))
+    state.record(docname, uri, _cache_hashkey(state, uri), [*read, *library], source=source)
 
 
 def _cache_hashkey(state: _State, uri: str) -> str | None:
@@ -295,6 +492,8 @@ def on_build_finished(app: Sphinx, exception) -> None:
 
 
 def setup(app: Sphinx) -> dict:
+    # Worker processes that execute notebooks: "auto" (the usable cores) or a positive integer.
+    app.add_config_value("llmbook_execution_workers", "auto", "env", [str, int])
     # After myst-nb's own builder-inited handler, which resolves the execution cache path.
     app.connect("builder-inited", on_builder_inited, priority=900)
     app.connect("env-get-outdated", on_env_get_outdated)

@@ -1,0 +1,167 @@
+"""Execute the book's notebooks in parallel, each in its own kernel, before Sphinx reads them.
+
+Jupyter Book 1 executes notebooks one after another while Sphinx reads them (myst-nb's
+``execute_notebooks: cache``), so a build on two cores leaves one idle. The book's Sphinx
+extension (:mod:`llmbook.sphinx_ext`) instead finds, before reading, every notebook whose cache
+record is missing or stale and hands them to :func:`run_all`, which runs one kernel per worker
+process. Each executed notebook goes into jupyter-cache exactly as myst-nb would store it, so
+myst-nb then finds every notebook cached and only renders it.
+
+Two rules keep the outputs identical to a serial build:
+
+- every kernel runs with one BLAS/OpenMP thread (:data:`SINGLE_THREAD_ENV`), whatever the number
+  of workers, so floating-point reductions happen in the same order; and two kernels do not
+  fight over the two cores;
+- the notebook is executed as myst-nb's cache mode executes it (same cwd, timeout,
+  ``allow_errors``, no per-cell timing metadata).
+
+After the last cell, the worker asks the kernel which ``llmbook`` modules it imported
+(:func:`llmbook.inputs.note_modules`): the build then re-executes a notebook when one of *those*
+modules changes, not when any file of the package does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+from llmbook import inputs
+
+#: Environment of every kernel: one BLAS/OpenMP thread (see the module docstring).
+SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+#: Run in the kernel after the notebook's last cell; prints nothing, changes no output.
+RECORD_MODULES = (
+    "import sys as _llmbook_sys\n"
+    "_llmbook_used = [m for m in _llmbook_sys.modules if m.split('.')[0] == 'llmbook']\n"
+    "if _llmbook_used:\n"
+    "    from llmbook import inputs as _llmbook_inputs\n"
+    "    _llmbook_inputs.note_modules(_llmbook_used)\n"
+    "    del _llmbook_inputs\n"
+    "del _llmbook_sys, _llmbook_used\n"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook to execute: its document name, the notebook as JSON, where and how."""
+
+    docname: str
+    notebook_json: str
+    cwd: str
+    timeout: int | None
+    allow_errors: bool
+    log: str  # the inputs log its kernel writes (llmbook.inputs)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What executing a :class:`Job` gave: the executed notebook, or the error's traceback."""
+
+    docname: str
+    notebook_json: str | None
+    seconds: float
+    error: str | None
+
+
+def workers(setting: int | str | None, jobs: int) -> int:
+    """The number of worker processes: ``setting`` (``"auto"``/0/None: the usable cores),
+    never more than the jobs to run nor the cores this process may use, and at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    if setting in (None, "auto", 0, "0"):
+        wanted = cores
+    else:
+        try:
+            wanted = int(setting)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"llmbook_execution_workers must be 'auto' or a positive integer, got {setting!r}"
+            ) from None
+        if wanted < 1:
+            raise ValueError(f"llmbook_execution_workers must be at least 1, got {wanted}")
+    return max(1, min(wanted, cores, jobs))
+
+
+def _client_class():
+    from nbclient import NotebookClient
+
+    class RecordingClient(NotebookClient):
+        """A notebook client that, after the last cell, records the imported llmbook modules."""
+
+        async def async_execute_cell(self, cell, cell_index, execution_count=None, **kwargs):
+            result = await super().async_execute_cell(cell, cell_index, execution_count, **kwargs)
+            if cell_index == len(self.nb.cells) - 1 and self.kc is not None:
+                msg_id = self.kc.execute(RECORD_MODULES, silent=True, store_history=False)
+                await self.async_wait_for_reply(msg_id)
+            return result
+
+    return RecordingClient
+
+
+def run_job(job: Job) -> Outcome:
+    """Execute one notebook in a fresh kernel (in the calling process); never raises for a
+    failing cell: the outcome carries its traceback."""
+    import nbformat
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    notebook = nbformat.reads(job.notebook_json, as_version=4)
+    timeout, allow_errors = job.timeout, job.allow_errors
+    overrides = notebook.metadata.get("execution", {})  # as jupyter-cache's meta_override
+    timeout = overrides.get("timeout", timeout)
+    allow_errors = overrides.get("allow_errors", allow_errors)
+    client = _client_class()(
+        notebook,
+        timeout=timeout,
+        allow_errors=allow_errors,
+        record_timing=False,
+        resources={"metadata": {"path": job.cwd}},
+    )
+    env = {**os.environ, **SINGLE_THREAD_ENV, inputs.ENV_VAR: job.log}
+    start = time.perf_counter()
+    error = None
+    try:
+        client.execute(env=env)
+    except (CellExecutionError, CellTimeoutError, DeadKernelError):
+        error = traceback.format_exc()
+    seconds = time.perf_counter() - start
+    text = None if error else nbformat.writes(notebook)
+    return Outcome(job.docname, text, seconds, error)
+
+
+def run_all(
+    jobs: Iterable[Job], n_workers: int, on_done: Callable[[Outcome], None],
+    on_start: Callable[[Job, int], None] | None = None,
+) -> None:  # fmt: skip
+    """Execute ``jobs`` (in the given order, longest first is best) on ``n_workers`` processes,
+    calling ``on_done`` in this process as each finishes. Every job runs even if one fails."""
+    jobs = list(jobs)
+    if not jobs:
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of Sphinx's state into workers
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+        pending, queue = {}, list(jobs)
+        while queue or pending:
+            while queue and len(pending) < n_workers:
+                job = queue.pop(0)
+                if on_start:
+                    on_start(job, len(jobs) - len(queue))
+                pending[pool.submit(run_job, job)] = job
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception:  # the worker itself died: report it as the notebook's failure
+                    outcome = Outcome(job.docname, None, 0.0, traceback.format_exc())
+                on_done(outcome)

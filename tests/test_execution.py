@@ -1,0 +1,67 @@
+"""llmbook.execution: notebooks executed in worker processes, each in its own kernel."""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+
+from llmbook import execution, inputs
+
+
+def notebook(*sources: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    return nbformat.writes(nb)
+
+
+def job(tmp_path, name: str, *sources: str) -> execution.Job:
+    return execution.Job(
+        docname=name, notebook_json=notebook(*sources), cwd=str(tmp_path), timeout=60,
+        allow_errors=False, log=str(tmp_path / f"{name}.log"),
+    )  # fmt: skip
+
+
+def test_workers_respects_the_setting_the_cores_and_the_jobs():
+    cores = len(os.sched_getaffinity(0))
+    assert execution.workers("auto", 100) == cores
+    assert execution.workers(None, 100) == cores
+    assert execution.workers(1, 100) == 1
+    assert execution.workers("auto", 1) == 1
+    assert execution.workers(cores + 5, 100) == cores
+    for bad in ("many", -1, 0.5):
+        with pytest.raises(ValueError, match="llmbook_execution_workers"):
+            execution.workers(bad, 3)
+
+
+def test_a_kernel_runs_single_threaded_and_records_the_modules_it_imported(tmp_path):
+    outcome = execution.run_job(
+        job(
+            tmp_path, "probe",
+            "import os\nprint(os.environ['OPENBLAS_NUM_THREADS'], os.environ['OMP_NUM_THREADS'])",
+            "from llmbook import nf4\n1 + 1",
+        )
+    )  # fmt: skip
+    assert outcome.error is None, outcome.error
+    executed = nbformat.reads(outcome.notebook_json, as_version=4)
+    assert executed.cells[0].outputs[0]["text"].strip() == "1 1"
+    assert executed.cells[1].outputs[0]["data"]["text/plain"] == "2"
+    assert "execution" not in executed.cells[0].metadata  # no per-cell timing: reproducible
+    read = {p.name for p in inputs.read_log(tmp_path / "probe.log")}
+    assert {"__init__.py", "nf4.py"} <= read
+    assert "smollm.py" not in read  # not imported by this notebook, not recorded
+
+
+def test_every_job_runs_and_a_failure_carries_its_traceback(tmp_path):
+    done = []
+    jobs = [job(tmp_path, "boom", "1 / 0"), job(tmp_path, "fine", "x = 2\nx * 21")]
+    execution.run_all(jobs, 2, done.append)
+    outcomes = {o.docname: o for o in done}
+    assert set(outcomes) == {"boom", "fine"}
+    assert outcomes["boom"].notebook_json is None
+    assert "ZeroDivisionError" in outcomes["boom"].error
+    assert outcomes["fine"].error is None
+    result = nbformat.reads(outcomes["fine"].notebook_json, as_version=4)
+    assert result.cells[0].outputs[0]["data"]["text/plain"] == "42"
