@@ -157,8 +157,8 @@ MARKER = "Cache-test marker: this note was edited after the first build."
 HOSTILE = "<script>alert(1)</script> <b>bold?</b>"
 
 
-def snapshot(html: Path) -> Path:
-    target = html.parent / (html.name + "-snapshot")
+def snapshot(html: Path, name: str) -> Path:
+    target = html.parent / f"{html.name}-{name}"
     subprocess.run(["rm", "-rf", str(target)], check=True)
     subprocess.run(["cp", "-a", str(html), str(target)], check=True)
     return target
@@ -194,14 +194,14 @@ def work(tmp_path_factory, site) -> dict:
     steps = {"book": book}
     steps["seeded"] = jb_build(book)
     html = book / "_build" / "html"
-    steps["seeded_html"] = snapshot(html)
+    steps["seeded_html"] = snapshot(html, "seeded")
     start = time.perf_counter()
     steps["no_change"] = jb_build(book)
     steps["no_change_seconds"] = time.perf_counter() - start
     steps["models_readers"] = readers_of(book, "data/models.csv")
     edit_cell(book / "data" / "models.csv", 2, "notes", f"{MARKER} {HOSTILE}")
     steps["csv_edit"] = jb_build(book)
-    steps["csv_html"] = snapshot(html)
+    steps["csv_html"] = snapshot(html, "csv-edit")
     steps["nf4_readers"] = readers_of(book, "src/llmbook/nf4.py")
     with (book / "src" / "llmbook" / "nf4.py").open("a", encoding="utf-8") as module:
         module.write("\n# A library edit: only the chapters that imported nf4 re-execute.\n")

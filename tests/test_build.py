@@ -216,7 +216,9 @@ def test_repository_and_edit_buttons_point_at_the_file(tmp_path, site):
     seed_cache(site, book)
     chapter = "book/part1-base-models/landscape"
     (book / "_toc.yml").write_text(
-        f"format: jb-book\nroot: book/intro\nchapters:\n  - file: {chapter}\n", encoding="utf-8"
+        f"format: jb-book\nroot: book/intro\nchapters:\n  - file: {chapter}\n"
+        "  - file: book/appendix/bibliography\n",
+        encoding="utf-8",
     )
     result = jb_build(book, env={"LLMBOOK_REPOSITORY": "example-org/replicating-chatgpt"})
     assert result.returncode == 0, log_of(result)[-3000:]

@@ -354,7 +354,21 @@ def execute_pending(app: Sphinx, state: _State, cache) -> None:
         raise ExtensionError(f"{len(failures)} notebook(s) failed to execute:\n\n{report}")
 
 
+def place_mystnb_css(app: Sphinx) -> None:
+    """Copy myst-nb's stylesheet into the site before any page is written.
+
+    myst-nb copies it when the build finishes, so the pages of a first build link it without
+    the ``?v=`` checksum Sphinx adds for files it finds, and a rebuild's pages with it: two
+    builds of the same sources would then differ. Placing it first makes every build link it
+    the same way."""
+    from myst_nb import sphinx_ext as mystnb_ext
+
+    if app.builder.format == "html":
+        mystnb_ext.add_global_html_resources(app, None)
+
+
 def on_builder_inited(app: Sphinx) -> None:
+    place_mystnb_css(app)
     state = _State(app)
     app.llmbook_state = state  # type: ignore[attr-defined]
     validate_data(app, state)
@@ -444,14 +458,20 @@ VOLATILE_CELL_METADATA = ("execution",)
 
 
 def publish_notebooks(app: Sphinx) -> None:
-    """Write each executed chapter next to its page, without run timestamps."""
+    """Write each executed chapter next to its page, with its outputs, without run timestamps.
+
+    The outputs come from the notebook's jupyter-cache record: when myst-nb renders a notebook
+    from the cache, the copy it writes to its output folder has the cells but not the outputs."""
     import nbformat
 
+    state = _state(app)
     for docname in sorted(app.env.found_docs):
         source = executed_notebook(app, docname)
         if not source:
             continue
-        notebook = nbformat.read(source, as_version=4)
+        hashkey = state.docs.get(docname, {}).get("hashkey")
+        cached = state.cache_dir / "executed" / str(hashkey) / "base.ipynb"
+        notebook = nbformat.read(cached if hashkey and cached.is_file() else source, as_version=4)
         for number, cell in enumerate(notebook.cells):
             cell.id = f"cell-{number}"  # jupytext draws random ids on every read
             for key in VOLATILE_CELL_METADATA:
