@@ -364,6 +364,7 @@ def place_mystnb_css(app: Sphinx) -> None:
     from myst_nb import sphinx_ext as mystnb_ext
 
     if app.builder.format == "html":
+        (Path(app.builder.outdir) / "_static").mkdir(parents=True, exist_ok=True)
         mystnb_ext.add_global_html_resources(app, None)
 
 
