@@ -206,6 +206,7 @@ def work(tmp_path_factory, site) -> dict:
     with (book / "src" / "llmbook" / "nf4.py").open("a", encoding="utf-8") as module:
         module.write("\n# A library edit: only the chapters that imported nf4 re-execute.\n")
     steps["library_edit"] = jb_build(book)
+    steps["library_html"] = snapshot(html, "library-edit")
     # Interrupt a build while the chapter reading the edited row executes; the next must finish it.
     edit_cell(book / "data" / "sft_runs.csv", 2, "hours", "7.5")
     steps["interrupted_log"] = interrupted_build(book, "sft-cost")

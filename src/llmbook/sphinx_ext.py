@@ -354,22 +354,26 @@ def execute_pending(app: Sphinx, state: _State, cache) -> None:
         raise ExtensionError(f"{len(failures)} notebook(s) failed to execute:\n\n{report}")
 
 
-def place_mystnb_css(app: Sphinx) -> None:
-    """Copy myst-nb's stylesheet into the site before any page is written.
+def place_late_static_files(app: Sphinx) -> None:
+    """Copy into the site, before any page is written, the static files that myst-nb (its
+    stylesheet) and sphinx-mathjax-offline (MathJax) copy only when the build finishes.
 
-    myst-nb copies it when the build finishes, so the pages of a first build link it without
-    the ``?v=`` checksum Sphinx adds for files it finds, and a rebuild's pages with it: two
-    builds of the same sources would then differ. Placing it first makes every build link it
-    the same way."""
+    Sphinx links a script or stylesheet with a ``?v=`` checksum when the file is already in the
+    site as the page is written: without this, a first build links these two files without the
+    checksum and a rebuild with it, and two builds of the same sources would differ."""
+    if app.builder.format != "html":
+        return
+    (Path(app.builder.outdir) / "_static").mkdir(parents=True, exist_ok=True)
     from myst_nb import sphinx_ext as mystnb_ext
 
-    if app.builder.format == "html":
-        (Path(app.builder.outdir) / "_static").mkdir(parents=True, exist_ok=True)
-        mystnb_ext.add_global_html_resources(app, None)
+    mystnb_ext.add_global_html_resources(app, None)
+    mathjax = app.extensions.get("sphinx-mathjax-offline")
+    if mathjax is not None:
+        mathjax.module.copy_mathjax_files(app, None)
 
 
 def on_builder_inited(app: Sphinx) -> None:
-    place_mystnb_css(app)
+    place_late_static_files(app)
     state = _State(app)
     app.llmbook_state = state  # type: ignore[attr-defined]
     validate_data(app, state)
