@@ -24,7 +24,6 @@ from conftest import (
     edit_cell,
     executed,
     jb_build,
-    seed_cache,
     state_of,
     toc_files,
 )
@@ -224,19 +223,16 @@ def test_a_bad_cell_stops_the_build_before_any_notebook_runs(tmp_path):
     assert not (book / "_build" / "html" / "index.html").exists()
 
 
-def test_repository_and_edit_buttons_point_at_the_file(tmp_path, site):
+def test_repository_and_edit_buttons_point_at_the_file(tmp_path):
     book = copy_book(tmp_path / "book")
-    seed_cache(site, book)
-    chapter = "book/part1-base-models/landscape"
     (book / "_toc.yml").write_text(
-        f"format: jb-book\nroot: book/intro\nchapters:\n  - file: {chapter}\n"
-        "  - file: book/appendix/bibliography\n",
-        encoding="utf-8",
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/page\n", encoding="utf-8"
     )
+    (book / "book" / "intro.md").write_text("# Intro\n", encoding="utf-8")
+    (book / "book" / "page.md").write_text("# A page\n\nText.\n", encoding="utf-8")
     result = jb_build(book, env={"LLMBOOK_REPOSITORY": "example-org/replicating-chatgpt"})
     assert result.returncode == 0, log_of(result)[-3000:]
-    page = book / "_build" / "html" / "book" / "part1-base-models" / "landscape.html"
-    text = page.read_text(encoding="utf-8")
+    text = (book / "_build" / "html" / "book" / "page.html").read_text(encoding="utf-8")
     repo = "https://github.com/example-org/replicating-chatgpt"
-    assert f'href="{repo}/edit/main/book/part1-base-models/landscape.md"' in text
+    assert f'href="{repo}/edit/main/book/page.md"' in text
     assert f'href="{repo}"' in text
