@@ -105,3 +105,21 @@ def test_foreign_keys_resolve_self_reference(root):
 def test_cite_sources_makes_one_cite_role_per_key():
     frame = pd.DataFrame({"source": ["b2021y: §1 ; a2020x: §2", "a2020x: Table 1", None]})
     assert catalog.cite_sources(frame) == "{cite:t}`a2020x`; {cite:t}`b2021y`."
+
+
+def test_a_build_receipt_for_exactly_this_data_skips_revalidation(data_copy, monkeypatch):
+    from conftest import edit_cell
+
+    edit_cell(data_copy / "models.csv", 4, "params", "175 billion")
+    with pytest.raises(catalog.DataError):  # no receipt: validated, refused
+        catalog.load("models", data_copy)
+    monkeypatch.setenv(catalog.VALIDATED_ENV, "0" * 64)  # a receipt for other content
+    catalog._validate_cached.cache_clear()
+    with pytest.raises(catalog.DataError):
+        catalog.load("models", data_copy)
+    # The build validated this content itself (here it would have refused it: the receipt is
+    # only ever set after a successful validation); a kernel trusts it and does not redo it.
+    monkeypatch.setenv(catalog.VALIDATED_ENV, catalog.package_digest(data_copy))
+    catalog._validate_cached.cache_clear()
+    with pytest.raises(ValueError, match="175 billion"):  # typing fails, validation was skipped
+        catalog.load("models", data_copy)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llmbook import sphinx_ext
+from llmbook import catalog, sphinx_ext
 
 
 def test_changed_inputs_compares_content_not_mtime(tmp_path):
@@ -26,9 +26,9 @@ def test_a_deleted_input_counts_as_changed(tmp_path):
 
 def test_folder_hash_changes_with_any_file(tmp_path):
     (tmp_path / "a.csv").write_text("1")
-    before = sphinx_ext.folder_sha256(tmp_path)
+    before = catalog.package_digest(tmp_path)
     (tmp_path / "a.csv").write_text("2")
-    assert sphinx_ext.folder_sha256(tmp_path) != before
+    assert catalog.package_digest(tmp_path) != before
 
 
 # -- crash-safe, fail-closed state ----------------------------------------------------------------

@@ -62,6 +62,7 @@ class Job:
     timeout: int | None
     allow_errors: bool
     log: str  # the inputs log its kernel writes (llmbook.inputs)
+    validated_data: str | None = None  # digest of the data package the build validated
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,10 @@ def run_job(job: Job) -> Outcome:
         resources={"metadata": {"path": job.cwd}},
     )
     env = {**os.environ, **SINGLE_THREAD_ENV, inputs.ENV_VAR: job.log}
+    if job.validated_data:
+        from llmbook import catalog
+
+        env[catalog.VALIDATED_ENV] = job.validated_data
     start = time.perf_counter()
     error = None
     try:

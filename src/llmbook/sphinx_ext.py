@@ -61,15 +61,6 @@ def file_sha256(path: Path) -> str | None:
         return None
 
 
-def folder_sha256(folder: Path) -> str:
-    """One hash over the names and contents of the files directly inside ``folder``."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        digest.update(path.name.encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
 def changed_inputs(
     recorded: dict[str, str], root: Path, hashes: dict[Path, str | None] | None = None
 ) -> list[str]:
@@ -160,7 +151,7 @@ def validate_data(app: Sphinx, state: _State) -> None:
     data = state.root / "data"
     if not (data / "datapackage.json").is_file():
         raise ExtensionError(f"{data}/datapackage.json is missing: the book needs its data package")
-    digest = folder_sha256(data)
+    digest = catalog.package_digest(data)
     if digest == state.validated_data:
         return
     try:
@@ -308,6 +299,7 @@ def execute_pending(app: Sphinx, state: _State, cache) -> None:
                 timeout=nb_config.execution_timeout,
                 allow_errors=nb_config.execution_allow_errors,
                 log=str(log),
+                validated_data=state.validated_data,
             )
         )
     if not jobs:
