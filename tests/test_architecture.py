@@ -76,9 +76,6 @@ def test_every_catalog_shape_counts_or_says_why(root):
     for _, row in shapes.iterrows():
         try:
             total = param_counts(Shape.from_row(row))["total"]
-        except NotImplementedError:
-            assert row["attention"] == "mla"  # DeepSeek-V2/V3: not described by the CSV
-            continue
         except ValueError as error:
             assert "cannot count" in str(error)  # a shape missing vocab or heads
             continue
@@ -107,8 +104,55 @@ def test_bad_shapes_are_refused():
         Shape(layers=0, d_model=8, heads=1, vocab_size=10)
     with pytest.raises(ValueError, match="multiple"):
         Shape(layers=1, d_model=8, heads=3, kv_heads=2, vocab_size=10)
-    with pytest.raises(NotImplementedError, match="latent"):
+    with pytest.raises(ValueError, match="latent attention needs kv_lora_rank"):
         Shape(layers=1, d_model=8, heads=1, vocab_size=10, attention="mla")
+    with pytest.raises(ValueError, match="dense_layers"):
+        Shape(layers=2, d_model=8, heads=1, vocab_size=10, n_experts=4, dense_layers=3)
+
+
+def _catalog_shape(root, name: str) -> Shape:
+    row = catalog.load("architectures", root / "data").set_index("model").loc[name]
+    return Shape.from_row(row.to_dict() | {"model": name})
+
+
+@pytest.mark.parametrize(
+    "name, total, active, tolerance",
+    [
+        # Reported: 671B total, 37B activated per token (DeepSeek-V3 report, abstract; the
+        # 14B multi-token-prediction module is extra); 236B / 21B (DeepSeek-V2 README);
+        # 46.7B / 12.9B (Mixtral announcement). The counts from config.json must agree to the
+        # precision the authors round to.
+        ("DeepSeek-V3", 671e9, 37e9, 0.02),
+        ("DeepSeek-V2", 236e9, 21e9, 0.02),
+        ("Mixtral-8x7B", 46.7e9, 12.9e9, 0.002),
+    ],
+)
+def test_mixture_of_experts_counts_match_the_published_totals(root, name, total, active, tolerance):
+    shape = _catalog_shape(root, name)
+    assert param_counts(shape)["total"] == pytest.approx(total, rel=tolerance)
+    assert active_params(shape) == pytest.approx(active, rel=tolerance)
+
+
+def test_latent_attention_caches_576_values_per_layer(root):
+    from llmbook import memory
+
+    shape = _catalog_shape(root, "DeepSeek-V3")
+    per_layer_values = memory.kv_cache_bytes_per_token(shape, "bf16") / 2 / shape.layers
+    assert per_layer_values == 512 + 64  # DeepSeek-V2 §2.1.3: (d_c + d_h^R) per layer
+    grouped = Shape(layers=61, d_model=7168, heads=128, kv_heads=8, vocab_size=10)
+    assert memory.kv_cache_bytes_per_token(grouped, "bf16") / 2 / 61 == 2 * 8 * 56
+
+
+def test_a_sliding_window_caps_the_cache_of_its_layers():
+    from llmbook import memory
+
+    full = Shape(layers=4, d_model=64, heads=4, kv_heads=1, vocab_size=10)
+    local = Shape(**{**full.__dict__, "sliding_window": 100, "sliding_layers": 3})
+    per_layer = memory.kv_cache_bytes_per_token(full, "bf16") / 4
+    assert memory.kv_cache_bytes(local, 1000, fmt="bf16") == per_layer * (1000 + 3 * 100)
+    assert memory.kv_cache_bytes(local, 50, fmt="bf16") == memory.kv_cache_bytes(
+        full, 50, fmt="bf16"
+    )
 
 
 shapes = st.builds(

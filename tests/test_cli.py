@@ -87,6 +87,12 @@ BAD = {
     "nothing to budget": (["budget"], "--model"),
     "unsourced tokens": (["budget", "--model", "GPT-4"], "no params"),
     "shape not countable": (["peft", "lora", "--model", "DeepSeek-V3"], "latent"),
+    "lora on experts": (["peft", "lora", "--model", "Mixtral-8x7B", "--targets", "up"], "expert"),
+    "sft on latent attention": (
+        ["sft", "--model", "DeepSeek-V3", "--examples", "10", "--tokens-per-example", "8",
+         "--method", "lora"], "latent",
+    ),
+    "moe without active count": (["budget", "--model", "CPM-2 198B MoE"], "unsourced"),
     "zero max tokens": (["generate", "--prompt", "hi", "--max-tokens", "0"], "positive"),
     "chip without peak": (["budget", "--params", "1", "--tokens", "1", "--chip", "H800"], "peak"),
 }  # fmt: skip
@@ -176,3 +182,27 @@ def test_rlhf_memory_bad_stage(capsys):
     code, _, err = run(capsys, "rlhf-memory", "--actor", "OPT-1.3B", "--critic", "OPT-350M",
                        "--zero", "4")  # fmt: skip
     assert code == 2 and "--zero" in err
+
+
+def test_budget_of_a_mixture_of_experts_uses_its_active_parameters(capsys):
+    """DeepSeek-V3: 6 x 37B active x 14.8T tokens = 3.29e24 FLOPs, not 6 x 671B x 14.8T (18x
+    more). At the 2.664M H800 GPU-hours DeepSeek reports for pre-training (report §1, Table 1),
+    that is 343 TFLOP/s of model FLOPs per GPU; with the total it would be 6.2 PFLOP/s per GPU,
+    more than the dense 16-bit peak of any chip in hardware.csv."""
+    from llmbook import catalog
+
+    assert cli.main(["budget", "--model", "DeepSeek-V3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["params"] == 671e9 and out["active_params"] == 37e9
+    assert out["flops"] == pytest.approx(6 * 37e9 * 14.8e12)
+    per_gpu = out["flops"] / (2.664e6 * 3600)
+    assert per_gpu == pytest.approx(342.6e12, rel=1e-3)
+    peak = catalog.load("hardware")["bf16_tflops_dense"].max() * 1e12
+    assert per_gpu < peak < 6 * 671e9 * 14.8e12 / (2.664e6 * 3600)
+
+
+def test_budget_of_a_dense_model_is_unchanged(capsys):
+    assert cli.main(["budget", "--model", "LLaMA-65B", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["active_params"] == out["params"]
+    assert out["flops"] == pytest.approx(6 * out["params"] * out["tokens"])

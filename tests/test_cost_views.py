@@ -183,7 +183,10 @@ def test_on_chip_days(data):
     gpt3 = table.loc["GPT-3 175B pre-training"]
     assert gpt3["flops basis"] == "reported"
     assert gpt3["days"] == pytest.approx(3.14e23 / (1024 * 989.5e12 * 0.4) / 86_400)
-    assert "DeepSeek-V3 training" not in table.index  # MoE: neither reported FLOPs nor 6ND
+    # A mixture of experts is costed with its active parameters: 6 · 37B · 14.8T.
+    deepseek = table.loc["DeepSeek-V3 training"]
+    assert deepseek["flops basis"] == "6ND"
+    assert deepseek["FLOPs"] == pytest.approx(6 * 37e9 * 14.8e12)
     assert table.loc["GLM-130B pre-training", "flops basis"] == "6ND"
 
 

@@ -11,19 +11,25 @@ Counts per layer, with d = d_model, h = heads, g = kv_heads, k = head_dim, f = f
 
 - attention: d·h·k (query) + 2·d·g·k (key, value) + h·k·d (output); biases add h·k + 2·g·k + d;
 - feed-forward: 2·d·f (plain) or 3·d·f (gated: gate, up, down); biases add f + d (plain) or
-  2·f + d (gated); a mixture of E experts has E copies plus a d·E router;
+  2·f + d (gated); a mixture-of-experts layer has E routed and S shared experts of width f_e
+  (``expert_ffn_dim``, default f) plus a d·E router; the first ``dense_layers`` layers (and,
+  with ``moe_layer_step`` s > 1, all but every s-th of the others) keep a dense block of width f;
+- multi-head latent attention (DeepSeek-V2/V3, c = kv_lora_rank, c' = q_lora_rank, r =
+  rope_head_dim, k = head_dim = nope + r, v = v_head_dim): queries d·c' + c' + c'·h·k (or d·h·k
+  without c'); keys and values d·(c + r) + c + c·h·(k − r + v); output h·v·d;
 - norms: 2 per decoder layer (3 with cross-attention), d each for RMSNorm, 2·d for LayerNorm
   with bias; one final norm per stack;
 - embeddings: V·d for tokens, plus n_ctx·d for learned positions; an untied head adds V·d.
 
 Checked against published exact counts (tests): GPT-2 small 124,439,808 (with biases; nanoGPT's
 bias-free variant 124,337,664), BLOOM-176B 176,247,271,424, Baichuan-7B 7,000,559,616 and
-mT0-large (mT5-large) 1,229,581,312.
+mT0-large (mT5-large) 1,229,581,312; and the totals and active counts that DeepSeek-V3 and
+Mixtral report (671B with 37B active, 46.7B with 12.9B active).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import pandas as pd
 
@@ -59,6 +65,16 @@ class Shape:
     linear_bias: bool = False
     n_experts: int | None = None
     experts_per_token: int | None = None
+    shared_experts: int = 0
+    expert_ffn_dim: int | None = None
+    dense_layers: int = 0
+    moe_layer_step: int = 1
+    q_lora_rank: int | None = None
+    kv_lora_rank: int | None = None
+    rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    sliding_window: int | None = None
+    sliding_layers: int = 0
     relative_attention_buckets: int = 0
 
     def __post_init__(self) -> None:
@@ -69,11 +85,18 @@ class Shape:
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.attention == "mla":
-            raise NotImplementedError(
-                "multi-head latent attention (DeepSeek-V2/V3) compresses keys and values through "
-                "low-rank projections that architectures.csv does not describe; count it from "
-                "the model's own configuration"
-            )
+            needed = ("kv_lora_rank", "rope_head_dim", "v_head_dim", "head_dim")
+            missing = [n for n in needed if not getattr(self, n)]
+            if missing:
+                raise ValueError(
+                    "multi-head latent attention needs " + ", ".join(missing) + " (from the "
+                    "model's config.json: kv_lora_rank, qk_rope_head_dim, v_head_dim, "
+                    "qk_nope_head_dim + qk_rope_head_dim)"
+                )
+        if self.moe_layer_step < 1 or self.dense_layers < 0 or self.dense_layers > self.layers:
+            raise ValueError("moe_layer_step must be >= 1 and dense_layers within the layers")
+        if self.sliding_layers > self.layers:
+            raise ValueError("sliding_layers cannot exceed layers")
         if self.kv_heads is not None and self.heads % self.kv_heads:
             raise ValueError(
                 f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})"
@@ -92,6 +115,17 @@ class Shape:
     @property
     def n_ffn(self) -> int:
         return self.ffn_dim or 4 * self.d_model
+
+    @property
+    def n_expert_ffn(self) -> int:
+        return self.expert_ffn_dim or self.n_ffn
+
+    @property
+    def moe_layers(self) -> int:
+        """Layers (of one stack) whose feed-forward block is a mixture of experts."""
+        if not self.n_experts:
+            return 0
+        return (self.layers - self.dense_layers) // self.moe_layer_step
 
     @property
     def gated(self) -> bool:
@@ -124,20 +158,42 @@ class Shape:
 def attention_params(shape: Shape) -> int:
     """One attention block: query, key, value and output projections (and their biases)."""
     d, k = shape.d_model, shape.n_head_dim
+    if shape.attention == "mla":
+        h, r, c, v = shape.heads, shape.rope_head_dim, shape.kv_lora_rank, shape.v_head_dim
+        cq = shape.q_lora_rank
+        query = d * cq + cq + cq * h * k if cq else d * h * k
+        keys_values = d * (c + r) + c + c * h * (k - r + v)
+        return query + keys_values + h * v * d
     q_width, kv_width = shape.heads * k, shape.n_kv_heads * k
     weights = d * q_width + 2 * d * kv_width + q_width * d
     biases = (q_width + 2 * kv_width + d) if shape.linear_bias else 0
     return weights + biases
 
 
-def ffn_params(shape: Shape) -> int:
-    """One feed-forward block (all experts and the router for a mixture of experts)."""
-    d, f = shape.d_model, shape.n_ffn
+def _one_ffn(shape: Shape, width: int) -> int:
+    d = shape.d_model
     matrices = 3 if shape.gated else 2
-    one = matrices * d * f + (((matrices - 1) * f + d) if shape.linear_bias else 0)
+    return matrices * d * width + (((matrices - 1) * width + d) if shape.linear_bias else 0)
+
+
+def expert_params(shape: Shape) -> int:
+    """One expert of a mixture-of-experts layer (a feed-forward block of ``expert_ffn_dim``)."""
+    return _one_ffn(shape, shape.n_expert_ffn)
+
+
+def ffn_params(shape: Shape) -> int:
+    """One feed-forward block: of a mixture-of-experts layer (routed and shared experts, router)
+    when the model has experts, else the dense block."""
     if shape.n_experts:
-        return shape.n_experts * one + d * shape.n_experts
-    return one
+        experts = (shape.n_experts + shape.shared_experts) * expert_params(shape)
+        return experts + shape.d_model * shape.n_experts
+    return _one_ffn(shape, shape.n_ffn)
+
+
+def ffn_stack_params(shape: Shape) -> int:
+    """The feed-forward blocks of one stack: mixture-of-experts layers and dense layers."""
+    dense = shape.layers - shape.moe_layers
+    return shape.moe_layers * ffn_params(shape) + dense * _one_ffn(shape, shape.n_ffn)
 
 
 def norm_params(shape: Shape) -> int:
@@ -158,7 +214,7 @@ def param_counts(shape: Shape) -> dict[str, int]:
     attention = ffn = norms = 0
     for layers, with_cross in stacks:
         attention += layers * attention_params(shape) * (2 if with_cross else 1)
-        ffn += layers * ffn_params(shape)
+        ffn += ffn_stack_params(replace(shape, layers=layers))
         norms += layers * norm_params(shape) * (3 if with_cross else 2) + norm_params(shape)
     embedding = shape.vocab_size * shape.d_model
     if shape.position_encoding == "learned":
@@ -178,14 +234,13 @@ def param_counts(shape: Shape) -> dict[str, int]:
 
 
 def active_params(shape: Shape) -> int:
-    """Parameters used per token: for a mixture of experts, only experts_per_token experts."""
+    """Parameters used per token: in each mixture-of-experts layer only ``experts_per_token``
+    routed experts (and the shared ones) work on a token."""
     total = param_counts(shape)["total"]
     if not shape.n_experts:
         return total
     unused = shape.n_experts - (shape.experts_per_token or shape.n_experts)
-    expert = ffn_params(Shape(**{**shape.__dict__, "n_experts": None}))
-    all_layers = shape.layers + shape.encoder_layers
-    return total - all_layers * unused * expert
+    return total - shape.moe_layers * unused * expert_params(shape)
 
 
 def non_embedding_params(shape: Shape) -> int:

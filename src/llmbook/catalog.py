@@ -98,6 +98,9 @@ def validate(data: Path | None = None) -> None:
         package = Package(str(descriptor), basepath=str(data))
         report = package.validate()
     if report.valid:
+        problems = active_params_problems(data)
+        if problems:
+            raise DataError(problems)
         return
     problems = []
     for task in report.tasks:
@@ -105,6 +108,57 @@ def validate(data: Path | None = None) -> None:
         for error in task.errors:
             problems.append(_problem(file, error))
     raise DataError(problems)
+
+
+def active_params_problems(data: Path) -> list[Problem]:
+    """Rules of ``models.csv`` that a Table Schema cannot state: a dense model's active
+    parameters are all its parameters; a mixture of experts with an active count has a total
+    that is larger; the basis is filled exactly when the count is."""
+    import csv
+
+    path = data / "models.csv"
+    if not path.is_file():
+        return []
+    problems = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            if "active_params" not in row:
+                return []
+            total, active, basis = row["params"], row["active_params"], row["active_params_basis"]
+            where = ("data/models.csv", line)
+            if row["moe"] == "false" and total and active != total:
+                problems.append(
+                    Problem(
+                        *where,
+                        "active_params",
+                        f"a dense model uses all its parameters: set it to {total}, basis 'dense'",
+                    )
+                )
+            if row["moe"] == "true" and basis == "dense":
+                problems.append(
+                    Problem(
+                        *where,
+                        "active_params_basis",
+                        "a mixture of experts is not dense: 'reported' or 'estimated'",
+                    )
+                )
+            if row["moe"] == "true" and total and active and int(active) >= int(total):
+                problems.append(
+                    Problem(
+                        *where,
+                        "active_params",
+                        f"a mixture of experts activates fewer than its {total} parameters",
+                    )
+                )
+            if bool(active) != bool(basis):
+                problems.append(
+                    Problem(
+                        *where,
+                        "active_params_basis",
+                        "fill it exactly when active_params is filled",
+                    )
+                )
+    return problems
 
 
 def _problem(file: str, error) -> Problem:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmbook import catalog, compute, memory, peft, scaling, sft
+from llmbook import catalog, compute, cost_views, memory, peft, scaling, sft
 from llmbook.architecture import Shape, param_counts
 
 
@@ -65,12 +65,17 @@ def _data(args) -> Path | None:
     return getattr(args, "data", None)
 
 
-def _model_params_tokens(name: str, data: Path | None) -> tuple[str, float, float]:
+def _model_params_tokens(name: str, data: Path | None) -> tuple[str, float, float, float]:
+    """(name, total params, active params, training tokens) of a catalog model; a mixture of
+    experts without an active-parameter count is refused (its total would overstate 6ND)."""
     row = catalog.lookup("models", name, data)
-    if pd.isna(row["params"]) or pd.isna(row["train_tokens"]):
-        missing = [c for c in ("params", "train_tokens") if pd.isna(row[c])]
+    missing = [c for c in ("params", "train_tokens") if pd.isna(row[c])]
+    if missing:
         raise UsageError(f"{row['model']}: the catalog has no {' or '.join(missing)} (unsourced)")
-    return row["model"], float(row["params"]), float(row["train_tokens"])
+    active, why = cost_views.active_params(row)
+    if active is None:
+        raise UsageError(f"{row['model']}: {why}; give --params (active) and --tokens instead")
+    return row["model"], float(row["params"]), active, float(row["train_tokens"])
 
 
 def _shape(name: str, data: Path | None) -> tuple[str, Shape]:
@@ -91,13 +96,14 @@ def _chip_peak(name: str, data: Path | None) -> tuple[str, float, str]:
 
 def cmd_budget(args) -> dict:
     if args.model:
-        model, params, tokens = _model_params_tokens(args.model, _data(args))
+        model, params, active, tokens = _model_params_tokens(args.model, _data(args))
     elif args.params and args.tokens:
-        model, params, tokens = None, args.params, args.tokens
+        model, params, active, tokens = None, args.params, args.params, args.tokens
     else:
         raise UsageError("give --model NAME, or both --params and --tokens")
-    flops = compute.training_flops(params, tokens)
-    out = {"model": model, "params": params, "tokens": tokens, "flops": flops}
+    flops = compute.training_flops(active, tokens)
+    out = {"model": model, "params": params, "active_params": active, "tokens": tokens}
+    out["flops"] = flops
     out["pflop_s_days"] = compute.pflop_s_days(flops)
     if args.chip:
         chip, peak, column = _chip_peak(args.chip, _data(args))
@@ -151,7 +157,7 @@ def cmd_peft(args) -> dict:
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     try:
         trainable = peft.lora_params(shape, args.rank, targets)
-    except ValueError as error:
+    except (ValueError, NotImplementedError) as error:
         raise UsageError(str(error)) from None
     out = {
         "method": "lora",
@@ -421,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     except (catalog.DataError, FileNotFoundError) as error:
         print(f"llmbook {args.command}: {error}", file=sys.stderr)
         return 1
-    except (UsageError, catalog.NotFound, ValueError) as error:
+    except (UsageError, catalog.NotFound, ValueError, NotImplementedError) as error:
         message = error.args[0] if error.args else str(error)
         print(f"llmbook {args.command}: {message}", file=sys.stderr)
         return 2

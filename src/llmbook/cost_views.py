@@ -47,20 +47,37 @@ def dense_peak(chip: pd.Series) -> tuple[float, str] | None:
     return None
 
 
+def active_params(model: pd.Series) -> tuple[float | None, str]:
+    """Parameters one token passes through, N in 6·N·D, of a ``models`` row; or None and why.
+
+    A dense model uses all its ``params``; a mixture of experts only its ``active_params`` (the
+    shared layers plus the experts a token is routed to): DeepSeek-V3 uses 37B of its 671B, and
+    6·N·D with the total would be 18 times too large. A mixture of experts whose source gives no
+    active count is refused, never costed with the total."""
+    if not _missing(model.get("moe")) and bool(model["moe"]):
+        if _missing(model.get("active_params")):
+            return None, "mixture of experts: no published active-parameter count"
+        return float(model["active_params"]), ""
+    if _missing(model.get("params")):
+        return None, "no size in models.csv"
+    return float(model["params"]), ""
+
+
 def six_nd(model: pd.Series) -> tuple[float | None, str]:
     """Model FLOPs C = 6·N·D of a ``models`` row (compute.training_flops), or None and why not.
 
-    6·N·D counts every parameter once per token, so it is left out for a mixture of experts
-    (each token uses only its active parameters, which the catalog does not hold) and for an
-    encoder-decoder (a token passes through one of the two stacks).
+    N is the parameters a token uses (:func:`active_params`: all of them for a dense model, the
+    active ones for a mixture of experts). Left out for an encoder-decoder (a token passes
+    through one of the two stacks).
     """
-    if _missing(model.get("params")) or _missing(model.get("train_tokens")):
-        return None, "no size or token count in models.csv"
-    if not _missing(model.get("moe")) and bool(model["moe"]):
-        return None, "mixture of experts: needs active parameters"
+    n, why = active_params(model)
+    if n is None:
+        return None, why
+    if _missing(model.get("train_tokens")):
+        return None, "no token count in models.csv"
     if model.get("architecture") == "encoder-decoder":
         return None, "encoder-decoder: 6ND does not apply"
-    return compute.training_flops(model["params"], model["train_tokens"]), ""
+    return compute.training_flops(n, model["train_tokens"]), ""
 
 
 def run_days(run: pd.Series) -> tuple[float | None, str]:

@@ -104,18 +104,30 @@ def activation_bytes(
 
 
 def kv_cache_bytes_per_token(shape: Shape, fmt: str = "fp16") -> float:
-    """Bytes of keys and values cached per token: 2 · layers · kv_heads · head_dim · bytes.
+    """Bytes cached per token, all layers: 2 · layers · kv_heads · head_dim · bytes.
 
     Grouped-query and multi-query attention cache only ``kv_heads`` heads, which is why
     Llama-3-8B (32 layers, 8 KV heads of 128) needs 128 KiB per token in fp16, not 512 KiB.
+    Multi-head latent attention caches one compressed vector per layer instead, the latent
+    (``kv_lora_rank``) and the rotary key shared by all heads (``rope_head_dim``):
+    (c + r) · layers · bytes (DeepSeek-V2 paper, §2.1; 576 values per layer for DeepSeek-V2/V3).
     """
-    return 2 * shape.layers * shape.n_kv_heads * shape.n_head_dim * bits_per_weight(fmt) / 8
+    if shape.attention == "mla":
+        per_layer = shape.kv_lora_rank + shape.rope_head_dim
+    else:
+        per_layer = 2 * shape.n_kv_heads * shape.n_head_dim
+    return shape.layers * per_layer * bits_per_weight(fmt) / 8
 
 
 def kv_cache_bytes(shape: Shape, tokens: int, batch: int = 1, fmt: str = "fp16") -> float:
-    """KV-cache bytes for ``batch`` sequences of ``tokens`` tokens."""
+    """KV-cache bytes for ``batch`` sequences of ``tokens`` tokens. Layers with a sliding
+    window (``sliding_layers`` of them) keep only the last ``sliding_window`` tokens."""
     _positive(tokens=tokens, batch=batch)
-    return kv_cache_bytes_per_token(shape, fmt) * float(tokens) * float(batch)
+    per_layer = kv_cache_bytes_per_token(shape, fmt) / shape.layers
+    kept = (shape.layers - shape.sliding_layers) * float(tokens)
+    if shape.sliding_layers:
+        kept += shape.sliding_layers * float(min(tokens, shape.sliding_window or tokens))
+    return per_layer * kept * float(batch)
 
 
 GB = 1e9

@@ -16,7 +16,21 @@ FFN_TARGETS = ("gate", "up", "down")
 
 
 def target_dims(shape: Shape, target: str) -> tuple[int, int]:
-    """(d_in, d_out) of one target matrix."""
+    """(d_in, d_out) of one target matrix.
+
+    Refused where one matrix per layer is not what a target names: multi-head latent attention
+    factors its projections (down to a latent, then up to the heads), and a mixture-of-experts
+    layer has one feed-forward block per expert."""
+    if shape.attention == "mla" and target in ATTENTION_TARGETS:
+        raise NotImplementedError(
+            "multi-head latent attention splits each projection in two (to the latent, and from "
+            "it to the heads): count LoRA on the model's own module names"
+        )
+    if shape.n_experts and target in FFN_TARGETS:
+        raise NotImplementedError(
+            "a mixture-of-experts layer has one feed-forward block per expert: which experts "
+            "are adapted decides the count; use attention targets"
+        )
     d, q, kv, f = (
         shape.d_model,
         shape.heads * shape.n_head_dim,
