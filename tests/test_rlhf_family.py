@@ -103,3 +103,20 @@ def test_wilson_and_mcnemar_hand_computed():
     out = rlhf.mcnemar_exact([0] * 6 + [1, 0], [1] * 6 + [1, 0])
     assert (out["b"], out["c"]) == (0, 6)
     assert out["p_value"] == pytest.approx(2 / 64)
+
+
+def test_grpo_linear_learns_a_feature_that_marks_the_right_answer():
+    rng = np.random.default_rng(0)
+    lps, phis, rs = [], [], []
+    for _ in range(12):
+        k = 5
+        r = np.zeros(k)
+        r[rng.integers(k)] = 1.0
+        phi = np.column_stack([r * 2 - 1, rng.normal(size=k)])  # feature 0 marks correctness
+        lps.append(rng.normal(size=k))
+        phis.append(phi)
+        rs.append(r)
+    w = rlhf.grpo_linear(lps, phis, rs, beta=0.01, steps=100, lr=0.05)
+    assert w[0] > 1.0 and abs(w[1]) < w[0] / 2
+    acc = np.mean([r[np.argmax(lp + phi @ w)] for lp, phi, r in zip(lps, phis, rs)])
+    assert acc == 1.0

@@ -638,3 +638,37 @@ def mcnemar_exact(before, after) -> dict[str, float]:
         return {"b": 0, "c": 0, "p_value": 1.0}
     tail = sum(comb(n, k) for k in range(min(b, c) + 1)) / 2**n
     return {"b": b, "c": c, "p_value": float(min(1.0, 2 * tail))}
+
+
+def grpo_linear(
+    ref_logprobs: list,
+    features: list,
+    rewards: list,
+    beta: float,
+    group: int = 8,
+    steps: int = 150,
+    lr: float = 0.01,
+    seed: int = 0,
+) -> np.ndarray:
+    """GRPO on a policy shared across prompts: item i's finite answer set gets logits
+    log π_ref + φ·w, with φ the answers' (standardised) feature vectors and w one weight vector
+    for all items (a linear head on a frozen model, the cheapest stand-in for LoRA). Per step and
+    item: draw ``group`` answers from the current policy, reward R = r − β log(π/π_ref), GRPO
+    advantages (:func:`grpo_advantages`), and an Adam step on w up the mean of A·∇log π.
+    ``ref_logprobs``, ``features`` (each ``(K_i, d)``) and ``rewards`` are lists over items.
+    Returns w."""
+    rng = np.random.default_rng(seed)
+    w = np.zeros(np.asarray(features[0]).shape[1])
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t in range(1, steps + 1):
+        grad = np.zeros_like(w)
+        for lp, phi, r in zip(ref_logprobs, features, rewards, strict=True):
+            pi = softmax(lp + phi @ w)
+            s = rng.choice(pi.size, size=group, p=pi)
+            penalised = r[s] - beta * (np.log(pi[s]) - log_softmax(lp)[s])
+            grad += (grpo_advantages(penalised)[:, None] * (phi[s] - pi @ phi)).mean(axis=0)
+        grad /= len(rewards)
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad**2
+        w = w + lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    return w
