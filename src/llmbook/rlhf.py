@@ -603,7 +603,7 @@ def candidate_answers(item: dict) -> list[str]:
     """A finite answer set for an addition item: the sum and the near misses a small model
     makes (off by one, off by ten, a dropped carry), in a fixed order, no duplicates."""
     s, a, b = item["answer"], item["a"], item["b"]
-    no_carry = (a // 10 + b // 10) % 10 * 10 + (a + b) % 10
+    no_carry = (a // 10 + b // 10) * 10 + (a + b) % 10  # the units' carry forgotten
     values = [s, s - 1, s + 1, s - 10, s + 10, no_carry]
     return [str(v) for v in dict.fromkeys(v for v in values if v >= 0)]
 
