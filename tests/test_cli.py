@@ -176,3 +176,15 @@ def test_rlhf_memory_bad_stage(capsys):
     code, _, err = run(capsys, "rlhf-memory", "--actor", "OPT-1.3B", "--critic", "OPT-350M",
                        "--zero", "4")  # fmt: skip
     assert code == 2 and "--zero" in err
+
+
+def test_rlhf_memory_methods(root, capsys):
+    args = ["--actor", "OPT-1.3B", "--critic", "OPT-350M"]
+    ppo = run_json(capsys, "rlhf-memory", *args)
+    grpo = run_json(capsys, "rlhf-memory", *args, "--method", "grpo", "--group", "8")
+    dpo = run_json(capsys, "rlhf-memory", *args, "--method", "dpo")
+    assert grpo["critic_bytes"] == 0 and ppo["critic_bytes"] > 0
+    assert dpo["reward_model_bytes"] == 0 and dpo["kv_cache_bytes"] == 0
+    assert dpo["total_bytes_per_gpu"] < ppo["total_bytes_per_gpu"]
+    code, _, err = run(capsys, "rlhf-memory", *args, "--group", "4")
+    assert code == 2 and "--group" in err

@@ -25,6 +25,7 @@ from llmbook.compute import _positive
 
 FORWARD_FLOPS_PER_PARAM_TOKEN = 2
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
+METHODS = ("ppo", "grpo", "rloo", "dpo")
 
 
 def step3_memory_bytes(
@@ -39,8 +40,16 @@ def step3_memory_bytes(
     prompt_tokens: int = 256,
     answer_tokens: int = 256,
     recompute: str = "full",
+    method: str = "ppo",
+    group: int = 1,
 ) -> dict[str, float]:
     """Per-GPU bytes of the RL stage, by part, and their ``total``.
+
+    ``method`` "ppo" holds all four models. "grpo" and "rloo" have no critic (the group of
+    ``group`` answers per prompt is the baseline; Shao et al. 2024, §4.1; Ahmadian et al. 2024),
+    so the critic's part is 0 and the KV cache holds ``group`` answers for each of the
+    ``batch_per_gpu`` prompts. "dpo" trains offline on pairs (Rafailov et al. 2023): no critic,
+    no reward model, no generation; activations are those of the chosen and the rejected answer.
 
     ``actor_lora_params`` > 0 trains the actor through LoRA (base frozen); 0 trains it fully.
     The KV cache is the actor's, for ``batch_per_gpu`` sequences of prompt + answer tokens in
@@ -48,7 +57,11 @@ def step3_memory_bytes(
     (:func:`llmbook.memory.activation_bytes`, ``recompute`` as there; "full" is gradient
     checkpointing, which DeepSpeed-Chat's scripts switch on).
     """
-    _positive(gpus=gpus, batch_per_gpu=batch_per_gpu)
+    _positive(gpus=gpus, batch_per_gpu=batch_per_gpu, group=group)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method in ("ppo", "dpo") and group != 1:
+        raise ValueError(f"group applies to grpo and rloo only; {method} samples one answer")
     frozen_shard = gpus if zero_stage == 3 else 1
     sequence = prompt_tokens + answer_tokens
     if actor_lora_params > 0:
@@ -61,11 +74,15 @@ def step3_memory_bytes(
     parts = {
         "actor (trained)": actor_bytes,
         "reference (frozen)": memory.weight_bytes(actor_params, "fp16") / frozen_shard,
-        "critic (trained)": memory.training_state_bytes(critic_params, zero_stage, gpus),
-        "reward model (frozen)": memory.weight_bytes(critic_params, "fp16") / frozen_shard,
-        "KV cache (generation)": memory.kv_cache_bytes(actor, sequence, batch_per_gpu, "fp16"),
-        "activations (training)": memory.activation_bytes(actor, sequence, batch_per_gpu, recompute)
-        + memory.activation_bytes(critic, sequence, batch_per_gpu, recompute),
+        "critic (trained)": memory.training_state_bytes(critic_params, zero_stage, gpus)
+        if method == "ppo" else 0.0,
+        "reward model (frozen)": memory.weight_bytes(critic_params, "fp16") / frozen_shard
+        if method != "dpo" else 0.0,
+        "KV cache (generation)": memory.kv_cache_bytes(actor, sequence, batch_per_gpu * group, "fp16")
+        if method != "dpo" else 0.0,
+        "activations (training)": memory.activation_bytes(
+            actor, sequence, batch_per_gpu * (2 if method == "dpo" else 1), recompute)
+        + (memory.activation_bytes(critic, sequence, batch_per_gpu, recompute) if method == "ppo" else 0.0),
     }
     parts["total"] = sum(parts.values())
     return parts
