@@ -38,8 +38,9 @@ def test_critic_free_reaches_closed_form_optimum(method):
     pi_ref = np.array([0.6, 0.3, 0.1])
     reward = np.array([0.0, 1.0, 2.0])
     beta = 0.5
-    out = rlhf.critic_free(pi_ref, reward, beta, method=method, group=8, iterations=1500,
-                           lr=0.02, seed=0)
+    out = rlhf.critic_free(
+        pi_ref, reward, beta, method=method, group=8, iterations=1500, lr=0.02, seed=0
+    )
     target = rlhf.optimal_policy(pi_ref, reward, beta)
     np.testing.assert_allclose(out["target"], target)
     start = rlhf.kl_divergence(target, pi_ref)
@@ -73,7 +74,9 @@ def test_kto_hand_computed():
 
 def test_simpo_hand_computed():
     # beta*(−2/2 − (−6/3)) − gamma = 2*1 − 1 = 1;  −log σ(1) = 0.3132617
-    assert rlhf.simpo_loss([-2.0], [-6.0], [2], [3], beta=2.0, gamma=1.0) == pytest.approx(0.3132617)
+    assert rlhf.simpo_loss([-2.0], [-6.0], [2], [3], beta=2.0, gamma=1.0) == pytest.approx(
+        0.3132617
+    )
 
 
 def test_orpo_hand_computed():
@@ -118,5 +121,5 @@ def test_grpo_linear_learns_a_feature_that_marks_the_right_answer():
         rs.append(r)
     w = rlhf.grpo_linear(lps, phis, rs, beta=0.01, steps=100, lr=0.05)
     assert w[0] > 1.0 and abs(w[1]) < w[0] / 2
-    acc = np.mean([r[np.argmax(lp + phi @ w)] for lp, phi, r in zip(lps, phis, rs)])
+    acc = np.mean([r[np.argmax(lp + phi @ w)] for lp, phi, r in zip(lps, phis, rs, strict=True)])
     assert acc == 1.0

@@ -370,10 +370,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt-tokens", type=positive_int, default=256, help="(default 256)")
     p.add_argument("--answer-tokens", type=positive_int, default=256, help="(default 256)")
     p.add_argument("--chip", help="a chip of hardware.csv: say whether the total fits")
-    p.add_argument("--method", choices=["ppo", "grpo", "rloo", "dpo"], default="ppo",
-                   help="ppo (4 models), grpo/rloo (no critic), dpo (no critic, RM, generation)")
-    p.add_argument("--group", type=positive_int, default=1,
-                   help="answers per prompt for grpo/rloo (default 1)")
+    p.add_argument(
+        "--method",
+        choices=["ppo", "grpo", "rloo", "dpo"],
+        default="ppo",
+        help="ppo (4 models), grpo/rloo (no critic), dpo (no critic, RM, generation)",
+    )
+    p.add_argument(
+        "--group", type=positive_int, default=1, help="answers per prompt for grpo/rloo (default 1)"
+    )
     p.set_defaults(run=cmd_rlhf_memory)
 
     p = command("optimal", "compute-optimal parameters and tokens for a FLOP budget")

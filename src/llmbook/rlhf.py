@@ -535,15 +535,18 @@ def ipo_loss(logp_w, logp_l, ref_w, ref_l, tau: float) -> float:
     return float(np.mean((h - 1.0 / (2.0 * tau)) ** 2))
 
 
-def kto_loss(logp, ref, desirable, beta: float, z_ref: float, lambda_d: float = 1.0,
-             lambda_u: float = 1.0) -> float:
+def kto_loss(
+    logp, ref, desirable, beta: float, z_ref: float, lambda_d: float = 1.0, lambda_u: float = 1.0
+) -> float:
     """KTO (Ethayarajh et al. 2024, §4, eq. 8) on *unpaired* examples, each marked desirable or
     not: with r = log(π(y)/π_ref(y)) and the reference point z_ref (the paper's batch estimate
     of KL(π ‖ π_ref), held constant in the gradient), the value is λ_D·σ(β(r − z_ref)) for a
     desirable example and λ_U·σ(β(z_ref − r)) for an undesirable one; the loss is λ_y − v."""
     r = np.asarray(logp, dtype=float) - np.asarray(ref, dtype=float)
     d = np.asarray(desirable, dtype=bool)
-    value = np.where(d, lambda_d * sigmoid(beta * (r - z_ref)), lambda_u * sigmoid(beta * (z_ref - r)))
+    value = np.where(
+        d, lambda_d * sigmoid(beta * (r - z_ref)), lambda_u * sigmoid(beta * (z_ref - r))
+    )
     lam = np.where(d, lambda_d, lambda_u)
     return float(np.mean(lam - value))
 
@@ -564,7 +567,9 @@ def simpo_loss(logp_w, logp_l, len_w, len_l, beta: float, gamma: float) -> float
     """SimPO (Meng et al. 2024, §2, eq. 6), no reference model: −log σ(β/|y_w|·log π(y_w) −
     β/|y_l|·log π(y_l) − γ), the length-normalised log-likelihood as the implicit reward and a
     target margin γ."""
-    margin = beta * (np.asarray(logp_w) / np.asarray(len_w) - np.asarray(logp_l) / np.asarray(len_l))
+    margin = beta * (
+        np.asarray(logp_w) / np.asarray(len_w) - np.asarray(logp_l) / np.asarray(len_l)
+    )
     return float(-np.mean(log_sigmoid(margin - gamma)))
 
 
@@ -595,8 +600,10 @@ def addition_items(n: int, seed: int = 0, low: int = 10, high: int = 99) -> list
     rng = np.random.default_rng(seed)
     a = rng.integers(low, high + 1, n)
     b = rng.integers(low, high + 1, n)
-    return [{"question": f"What is {x} + {y}?", "a": int(x), "b": int(y), "answer": int(x + y)}
-            for x, y in zip(a, b, strict=True)]
+    return [
+        {"question": f"What is {x} + {y}?", "a": int(x), "b": int(y), "answer": int(x + y)}
+        for x, y in zip(a, b, strict=True)
+    ]
 
 
 def candidate_answers(item: dict) -> list[str]:

@@ -75,14 +75,24 @@ def step3_memory_bytes(
         "actor (trained)": actor_bytes,
         "reference (frozen)": memory.weight_bytes(actor_params, "fp16") / frozen_shard,
         "critic (trained)": memory.training_state_bytes(critic_params, zero_stage, gpus)
-        if method == "ppo" else 0.0,
+        if method == "ppo"
+        else 0.0,
         "reward model (frozen)": memory.weight_bytes(critic_params, "fp16") / frozen_shard
-        if method != "dpo" else 0.0,
-        "KV cache (generation)": memory.kv_cache_bytes(actor, sequence, batch_per_gpu * group, "fp16")
-        if method != "dpo" else 0.0,
+        if method != "dpo"
+        else 0.0,
+        "KV cache (generation)": memory.kv_cache_bytes(
+            actor, sequence, batch_per_gpu * group, "fp16"
+        )
+        if method != "dpo"
+        else 0.0,
         "activations (training)": memory.activation_bytes(
-            actor, sequence, batch_per_gpu * (2 if method == "dpo" else 1), recompute)
-        + (memory.activation_bytes(critic, sequence, batch_per_gpu, recompute) if method == "ppo" else 0.0),
+            actor, sequence, batch_per_gpu * (2 if method == "dpo" else 1), recompute
+        )
+        + (
+            memory.activation_bytes(critic, sequence, batch_per_gpu, recompute)
+            if method == "ppo"
+            else 0.0
+        ),
     }
     parts["total"] = sum(parts.values())
     return parts

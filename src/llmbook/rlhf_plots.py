@@ -237,10 +237,15 @@ def critic_free_figure(histories: dict[str, np.ndarray], variances: dict[str, fl
     one-group gradient estimate per advantage method (log scale)."""
     fig, (ax, bx) = _wide()
     for i, (name, kl) in enumerate(histories.items()):
-        ax.plot(np.arange(1, kl.size + 1), np.maximum(kl, 1e-6), color=PALETTE[i], lw=1.2,
-                label=name)
-    ax.set(xlabel="iteration", ylabel="KL(π* ‖ π), nats", yscale="log",
-           title="Distance to the closed-form optimum")
+        ax.plot(
+            np.arange(1, kl.size + 1), np.maximum(kl, 1e-6), color=PALETTE[i], lw=1.2, label=name
+        )
+    ax.set(
+        xlabel="iteration",
+        ylabel="KL(π* ‖ π), nats",
+        yscale="log",
+        title="Distance to the closed-form optimum",
+    )
     ax.legend(fontsize=8)
     names = list(variances)
     bx.bar(names, [variances[n] for n in names], color=[PALETTE[i] for i in range(len(names))])
