@@ -115,15 +115,14 @@ def fit_scores(
             np.bincount(w, c * (1 - p), n_items) - np.bincount(ell, c * (1 - p), n_items) - l2 * s
         )
         v = c * p * (1 - p)
-        hess = np.zeros((n_items, n_items))
-        np.add.at(hess, (w, w), v)
-        np.add.at(hess, (ell, ell), v)
-        np.add.at(hess, (w, ell), -v)
-        np.add.at(hess, (ell, w), -v)
-        hess += l2 * np.eye(n_items)  # the negative Hessian: positive definite
+        cells = np.concatenate([w * n_items + w, ell * n_items + ell, w * n_items + ell,
+                                ell * n_items + w])  # fmt: skip
+        hess = np.bincount(cells, np.concatenate([v, v, -v, -v]), n_items * n_items)
+        hess = hess.reshape(n_items, n_items) + l2 * np.eye(n_items)  # −Hessian: pos. definite
         step = np.linalg.solve(hess, grad)
         s = s + step
-        if np.max(np.abs(step)) < tol:
+        # converged when the differences stop moving (the constant is free and only centred)
+        if np.max(np.abs(step - step.mean())) < tol:
             break
     return s - s.mean()
 
