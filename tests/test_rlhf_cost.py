@@ -78,3 +78,12 @@ def test_critic_free_and_dpo_memory_by_hand():
         rlhf_cost.step3_memory_bytes(OPT_13B, 13e9, OPT_350M, 350e6, method="ppo", group=4)
     with pytest.raises(ValueError, match="method"):
         rlhf_cost.step3_memory_bytes(OPT_13B, 13e9, OPT_350M, 350e6, method="a2c")
+
+
+def test_lora_actor_flops_by_hand():
+    full = rlhf_cost.step3_flops_per_sample(13e9, 350e6, 256, 256)
+    lora = rlhf_cost.step3_flops_per_sample(13e9, 350e6, 256, 256, actor_lora_params=1e7)
+    # the actor trains at 4 FLOPs per base parameter and token plus 6 per adapter parameter
+    assert lora["training"] == pytest.approx((4 * 13e9 + 6 * 1e7 + 6 * 350e6) * 512)
+    assert full["training"] - lora["training"] == pytest.approx((2 * 13e9 - 6 * 1e7) * 512)
+    assert lora["generation"] == full["generation"] and lora["experience"] == full["experience"]

@@ -25,6 +25,9 @@ from llmbook.compute import _positive
 
 FORWARD_FLOPS_PER_PARAM_TOKEN = 2
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
+#: Forward (2) and the backward pass's activation gradients (2), no weight gradients: a frozen
+#: base under LoRA.
+LORA_TRAIN_FLOPS_PER_PARAM_TOKEN = 4
 METHODS = ("ppo", "grpo", "rloo", "dpo")
 
 
@@ -99,7 +102,11 @@ def step3_memory_bytes(
 
 
 def step3_flops_per_sample(
-    actor_params: float, critic_params: float, prompt_tokens: int = 256, answer_tokens: int = 256
+    actor_params: float,
+    critic_params: float,
+    prompt_tokens: int = 256,
+    answer_tokens: int = 256,
+    actor_lora_params: float = 0.0,
 ) -> dict[str, float]:
     """FLOPs of one PPO sample (prompt + generated answer), by phase.
 
@@ -107,15 +114,25 @@ def step3_flops_per_sample(
     token: 2·N per token); experience: forward passes of actor (log-probabilities), reference,
     critic (values) and reward model over the whole sequence; training: forward and backward of
     actor and critic (6·N per token). Gradient-checkpointing recomputation is not counted.
+
+    With ``actor_lora_params`` > 0 the actor's base is frozen: its backward pass still carries
+    the gradient through every layer (2·N per token) but computes no weight gradients for the
+    base (the other 2·N), so the actor trains at :data:`LORA_TRAIN_FLOPS_PER_PARAM_TOKEN` (4)
+    per base parameter plus 6 per adapter parameter (Hu et al. 2021, §4.2: no gradients for the
+    frozen weights).
     """
     _positive(actor_params=actor_params, critic_params=critic_params)
     seq = float(prompt_tokens + answer_tokens)
     na, nc = float(actor_params), float(critic_params)
     f, t = FORWARD_FLOPS_PER_PARAM_TOKEN, TRAIN_FLOPS_PER_PARAM_TOKEN
+    if actor_lora_params > 0:
+        actor_train = LORA_TRAIN_FLOPS_PER_PARAM_TOKEN * na + t * float(actor_lora_params)
+    else:
+        actor_train = t * na
     return {
         "generation": f * na * seq,
         "experience": f * (2 * na + 2 * nc) * seq,
-        "training": t * (na + nc) * seq,
+        "training": (actor_train + t * nc) * seq,
     }
 
 
