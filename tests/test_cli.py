@@ -206,3 +206,15 @@ def test_budget_of_a_dense_model_is_unchanged(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["active_params"] == out["params"]
     assert out["flops"] == pytest.approx(6 * out["params"] * out["tokens"])
+
+
+def test_rlhf_memory_methods(root, capsys):
+    args = ["--actor", "OPT-1.3B", "--critic", "OPT-350M"]
+    ppo = run_json(capsys, "rlhf-memory", *args)
+    grpo = run_json(capsys, "rlhf-memory", *args, "--method", "grpo", "--group", "8")
+    dpo = run_json(capsys, "rlhf-memory", *args, "--method", "dpo")
+    assert grpo["critic_bytes"] == 0 and ppo["critic_bytes"] > 0
+    assert dpo["reward_model_bytes"] == 0 and dpo["kv_cache_bytes"] == 0
+    assert dpo["total_bytes_per_gpu"] < ppo["total_bytes_per_gpu"]
+    code, _, err = run(capsys, "rlhf-memory", *args, "--group", "4")
+    assert code == 2 and "--group" in err

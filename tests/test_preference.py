@@ -152,3 +152,22 @@ def test_linear_fit_dual_equals_primal():
     d = chosen - rejected
     p = pf.sigmoid(d @ dual)
     np.testing.assert_allclose(d.T @ (1 - p) - 0.5 * dual, 0, atol=1e-8)  # primal gradient
+
+
+def test_one_bradley_terry_and_one_elo_serve_part6():
+    from llmbook import ratings
+
+    # two players, a wins 2, loses 1, ties 1: wins 2.5 of 4, so θ_a − θ_b = ln(2.5/1.5)
+    fit = ratings.bradley_terry(["a", "b"], ["a"] * 4, ["b"] * 4, [1, 1, 0, 0.5])
+    gap = (fit["a"] - fit["b"]) / ratings.ELO_PER_LOGIT
+    assert gap == pytest.approx(np.log(2.5 / 1.5), abs=1e-6)
+    # the same numbers straight from the core fit, with the tie as half a win each way
+    core = pf.fit_scores(2, [0, 0, 1, 0, 1], [1, 1, 0, 1, 0], l2=1e-9, steps=100,
+                                 weights=[1, 1, 1, 0.5, 0.5])  # fmt: skip
+    assert core[0] - core[1] == pytest.approx(gap, abs=1e-6)
+    # Elo: a tie between equals moves nobody; a win moves k/2 at equal ratings
+    elo = ratings.elo_online(["a", "b"], ["a", "a"], ["b", "b"], [0.5, 1.0], k=32)
+    np.testing.assert_allclose(
+        elo.to_numpy(), pf.elo_ratings(2, [0, 0], [1, 1], k=32, scores=[0.5, 1.0])
+    )
+    assert elo["a"] == pytest.approx(1016.0)

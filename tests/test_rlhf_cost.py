@@ -57,3 +57,33 @@ def test_generation_bounds():
 def test_utilisation_round_trip():
     s = rlhf_cost.training_seconds(1e18, 8, 312, 0.4)
     assert rlhf_cost.implied_utilisation(1e18, s, 8, 312) == pytest.approx(0.4)
+
+
+def test_critic_free_and_dpo_memory_by_hand():
+    ppo = rlhf_cost.step3_memory_bytes(OPT_13B, 13e9, OPT_350M, 350e6)
+    grpo = rlhf_cost.step3_memory_bytes(OPT_13B, 13e9, OPT_350M, 350e6, method="grpo", group=8)
+    dpo = rlhf_cost.step3_memory_bytes(OPT_13B, 13e9, OPT_350M, 350e6, method="dpo")
+    # GRPO: no critic, its Adam states (16 B/param) and activations are gone
+    assert grpo["critic (trained)"] == 0.0
+    assert grpo["reward model (frozen)"] == 2 * 350e6
+    # the KV cache holds a group of 8 answers per prompt: 8 times PPO's one
+    assert grpo["KV cache (generation)"] == pytest.approx(8 * ppo["KV cache (generation)"])
+    assert ppo["activations (training)"] - grpo["activations (training)"] > 0
+    # DPO: policy and reference only, activations of two answers, no generation
+    assert dpo["critic (trained)"] == dpo["reward model (frozen)"] == 0.0
+    assert dpo["KV cache (generation)"] == 0.0
+    assert dpo["actor (trained)"] + dpo["reference (frozen)"] == 18 * 13e9
+    assert dpo["total"] == pytest.approx(sum(v for k, v in dpo.items() if k != "total"))
+    with pytest.raises(ValueError, match="group"):
+        rlhf_cost.step3_memory_bytes(OPT_13B, 13e9, OPT_350M, 350e6, method="ppo", group=4)
+    with pytest.raises(ValueError, match="method"):
+        rlhf_cost.step3_memory_bytes(OPT_13B, 13e9, OPT_350M, 350e6, method="a2c")
+
+
+def test_lora_actor_flops_by_hand():
+    full = rlhf_cost.step3_flops_per_sample(13e9, 350e6, 256, 256)
+    lora = rlhf_cost.step3_flops_per_sample(13e9, 350e6, 256, 256, actor_lora_params=1e7)
+    # the actor trains at 4 FLOPs per base parameter and token plus 6 per adapter parameter
+    assert lora["training"] == pytest.approx((4 * 13e9 + 6 * 1e7 + 6 * 350e6) * 512)
+    assert full["training"] - lora["training"] == pytest.approx((2 * 13e9 - 6 * 1e7) * 512)
+    assert lora["generation"] == full["generation"] and lora["experience"] == full["experience"]

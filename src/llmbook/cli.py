@@ -8,7 +8,7 @@
     llmbook sft     --model NAME --examples N --tokens-per-example L [--epochs E]
                     [--method full|lora|qlora --chip NAME --chips N --mfu U] [--json]
     llmbook rlhf-memory --actor NAME --critic NAME [--gpus N --zero S --lora-rank R
-                        --batch B --chip NAME] [--json]
+                        --batch B --chip NAME --method ppo|grpo|rloo|dpo --group G] [--json]
     llmbook optimal --flops C [--law chinchilla|epoch|approach1] [--json]
     llmbook generate --prompt TEXT [--max-tokens N] [--raw] [--json]
     llmbook validate [--data DIR]
@@ -233,11 +233,15 @@ def cmd_rlhf_memory(args) -> dict:
         targets = ("q", "k", "v", "o", "gate", "up", "down") if actor.gated else (
             "q", "k", "v", "o", "up", "down")  # fmt: skip
         lora = peft.lora_params(actor, args.lora_rank, targets)
+    if args.method in ("ppo", "dpo") and args.group != 1:
+        raise UsageError(f"--group applies to grpo and rloo only, not {args.method}")
     parts = rlhf_cost.step3_memory_bytes(
         actor, actor_params, critic, critic_params, args.gpus, args.zero, lora, args.batch,
-        args.prompt_tokens, args.answer_tokens,
+        args.prompt_tokens, args.answer_tokens, method=args.method, group=args.group,
     )  # fmt: skip
     out = {
+        "method": args.method,
+        "group": args.group,
         "actor": actor_name,
         "actor_params": actor_params,
         "critic": critic_name,
@@ -372,6 +376,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt-tokens", type=positive_int, default=256, help="(default 256)")
     p.add_argument("--answer-tokens", type=positive_int, default=256, help="(default 256)")
     p.add_argument("--chip", help="a chip of hardware.csv: say whether the total fits")
+    p.add_argument(
+        "--method",
+        choices=["ppo", "grpo", "rloo", "dpo"],
+        default="ppo",
+        help="ppo (4 models), grpo/rloo (no critic), dpo (no critic, RM, generation)",
+    )
+    p.add_argument(
+        "--group", type=positive_int, default=1, help="answers per prompt for grpo/rloo (default 1)"
+    )
     p.set_defaults(run=cmd_rlhf_memory)
 
     p = command("optimal", "compute-optimal parameters and tokens for a FLOP budget")

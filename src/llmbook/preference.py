@@ -81,34 +81,48 @@ def log_likelihood(scores, winners, losers) -> float:
 
 
 def fit_scores(
-    n_items: int, winners, losers, l2: float = 1e-3, steps: int = 50, tol: float = 1e-10
+    n_items: int,
+    winners,
+    losers,
+    l2: float = 1e-3,
+    steps: int = 50,
+    tol: float = 1e-10,
+    weights=None,
 ) -> np.ndarray:
     """Maximum-likelihood Bradley-Terry scores (centred), one per item, by Newton's method.
 
-    Maximises Σ log σ(s_w − s_l) − (l2/2)·|s|². The gradient is Σ (1 − p)(e_w − e_l) − l2·s
-    with p = σ(s_w − s_l); the Hessian is −Σ p(1 − p)(e_w − e_l)(e_w − e_l)ᵀ − l2·I. A small
-    ``l2`` keeps the problem well posed when an item never loses (its MLE is +∞) and fixes the
-    free additive constant.
+    Maximises Σ c·log σ(s_w − s_l) − (l2/2)·|s|², with c the comparison's ``weights`` (default
+    1; a tie enters as two comparisons of weight 1/2, one each way). The gradient is
+    Σ c(1 − p)(e_w − e_l) − l2·s with p = σ(s_w − s_l); the Hessian is
+    −Σ c·p(1 − p)(e_w − e_l)(e_w − e_l)ᵀ − l2·I. A small ``l2`` keeps the problem well posed
+    when an item never loses (its MLE is +∞) and fixes the free additive constant.
+
+    This is the book's one Bradley-Terry fit: reward models (Part 5) and the Chatbot-Arena
+    ratings of :func:`llmbook.ratings.bradley_terry` (Part 6) both call it.
     """
     if l2 <= 0:
         raise ValueError("l2 must be positive: without it the scores are defined up to a constant")
     w, ell = _pairs(winners, losers)
+    c = np.ones(w.size) if weights is None else np.asarray(weights, dtype=float).reshape(-1)
+    if c.shape != w.shape or np.any(c < 0):
+        raise ValueError("weights must be one non-negative number per comparison")
     if max(w.max(initial=-1), ell.max(initial=-1)) >= n_items or min(w.min(), ell.min()) < 0:
         raise ValueError(f"item indices must be in 0..{n_items - 1}")
     s = np.zeros(n_items)
     for _ in range(steps):
         p = sigmoid(s[w] - s[ell])
-        grad = np.bincount(w, 1 - p, n_items) - np.bincount(ell, 1 - p, n_items) - l2 * s
-        v = p * (1 - p)
-        hess = np.zeros((n_items, n_items))
-        np.add.at(hess, (w, w), v)
-        np.add.at(hess, (ell, ell), v)
-        np.add.at(hess, (w, ell), -v)
-        np.add.at(hess, (ell, w), -v)
-        hess += l2 * np.eye(n_items)  # the negative Hessian: positive definite
+        grad = (
+            np.bincount(w, c * (1 - p), n_items) - np.bincount(ell, c * (1 - p), n_items) - l2 * s
+        )
+        v = c * p * (1 - p)
+        cells = np.concatenate([w * n_items + w, ell * n_items + ell, w * n_items + ell,
+                                ell * n_items + w])  # fmt: skip
+        hess = np.bincount(cells, np.concatenate([v, v, -v, -v]), n_items * n_items)
+        hess = hess.reshape(n_items, n_items) + l2 * np.eye(n_items)  # −Hessian: pos. definite
         step = np.linalg.solve(hess, grad)
         s = s + step
-        if np.max(np.abs(step)) < tol:
+        # converged when the differences stop moving (the constant is free and only centred)
+        if np.max(np.abs(step - step.mean())) < tol:
             break
     return s - s.mean()
 
@@ -173,21 +187,32 @@ def accuracy(scores, winners, losers) -> float:
 
 
 def elo_ratings(
-    n_items: int, winners, losers, k: float = 16.0, initial: float = 1000.0, passes: int = 1
+    n_items: int,
+    winners,
+    losers,
+    k: float = 16.0,
+    initial: float = 1000.0,
+    passes: int = 1,
+    scores=None,
 ) -> np.ndarray:
     """Elo ratings after playing the comparisons in order (``passes`` times).
 
-    After each game the winner gains and the loser loses k·(1 − E), where
-    E = 1 / (1 + 10^((R_loser − R_winner)/400)) is the winner's expected score. Each update is a
-    stochastic gradient step on the Bradley-Terry log-likelihood in Elo units.
+    Game i is ``winners[i]`` (a) against ``losers[i]`` (b), and a scores ``scores[i]`` (1 a win,
+    0 a loss, 0.5 a tie; default 1: a won). After each game a moves by k·(score − E) and b by the
+    opposite amount, where E = 1 / (1 + 10^((R_b − R_a)/400)) is a's expected score. Each update
+    is a stochastic gradient step on the Bradley-Terry log-likelihood in Elo units. This is the
+    book's one Elo: :func:`llmbook.ratings.elo_online` (Part 6) calls it.
     """
     w, ell = _pairs(winners, losers)
+    result = np.ones(w.size) if scores is None else np.asarray(scores, dtype=float).reshape(-1)
+    if result.shape != w.shape:
+        raise ValueError("scores must give one result per game")
     r = np.full(n_items, float(initial))
     for _ in range(passes):
-        for a, b in zip(w, ell, strict=True):
+        for a, b, score in zip(w, ell, result, strict=True):
             expected = 1.0 / (1.0 + 10.0 ** ((r[b] - r[a]) / ELO_SCALE))
-            r[a] += k * (1 - expected)
-            r[b] -= k * (1 - expected)
+            r[a] += k * (score - expected)
+            r[b] -= k * (score - expected)
     return r
 
 

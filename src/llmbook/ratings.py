@@ -8,11 +8,13 @@ ways, both implemented here with numpy only:
   ``K * (score - expected)``, with ``expected = 1 / (1 + 10**((r_b - r_a) / 400))``. The result
   depends on the order of the battles and on ``K``.
 * **Bradley-Terry.** Assume ``P(a beats b) = 1 / (1 + exp(-(theta_a - theta_b)))`` and find the
-  ``theta`` that maximise the likelihood of the whole log (order-free). Here by the
-  minorisation-maximisation iteration of Hunter (2004): ``p_i <- W_i / sum_j n_ij / (p_i + p_j)``
-  with ``p = exp(theta)``, ``W_i`` the wins of ``i`` (ties count half) and ``n_ij`` the battles of
-  ``i`` and ``j``. Reported on the Elo scale, ``400 / ln 10 * theta``, centred on
-  :data:`INITIAL_RATING`.
+  ``theta`` that maximise the likelihood of the whole log (order-free), by Newton's method,
+  ties counting half a win each way. Reported on the Elo scale, ``400 / ln 10 * theta``,
+  centred on :data:`INITIAL_RATING`.
+
+Both are thin adapters (player names, ties, the Elo scale) over the book's one implementation
+of each, :func:`llmbook.preference.elo_ratings` and :func:`llmbook.preference.fit_scores`, which
+Part 5's reward models use too.
 
 Bootstrap intervals resample the battles with replacement and refit. A judge's *position bias*
 is measured by asking it about each pair twice, in both orders (Zheng et al. 2023, §3.3).
@@ -26,12 +28,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from llmbook import preference
+
 #: Rating every model starts from, and the centre of the Bradley-Terry ratings.
 INITIAL_RATING = 1000.0
-#: Elo's scale: a 400-point gap means 10:1 odds.
-ELO_SCALE = 400.0
+#: Elo's scale: a 400-point gap means 10:1 odds (one constant, :mod:`llmbook.preference`'s).
+ELO_SCALE = preference.ELO_SCALE
 #: Points of Elo scale per unit of Bradley-Terry log-strength: ``400 / ln 10``.
 ELO_PER_LOGIT = ELO_SCALE / math.log(10.0)
+#: Ridge of the Bradley-Terry fit: small enough to leave the ratings unchanged to < 1e-6 Elo.
+BT_L2 = 1e-9
 
 
 def expected_score(r_a: float | np.ndarray, r_b: float | np.ndarray) -> float | np.ndarray:
@@ -61,11 +67,7 @@ def elo_online(
     ``k * (score_a - E_a)`` and ``b`` by the opposite amount (the sum of ratings is constant).
     """
     ia, ib = _indices(players, a, b)
-    r = np.full(len(players), float(initial))
-    for i, j, s in zip(ia, ib, np.asarray(score_a, dtype=np.float64), strict=True):
-        delta = k * (s - expected_score(r[i], r[j]))
-        r[i] += delta
-        r[j] -= delta
+    r = preference.elo_ratings(len(players), ia, ib, k=k, initial=initial, scores=score_a)
     return pd.Series(r, index=list(players), name="elo")
 
 
@@ -74,10 +76,12 @@ def bradley_terry(
     a: Sequence[str],
     b: Sequence[str],
     score_a: Sequence[float],
-    iterations: int = 10_000,
     tolerance: float = 1e-10,
 ) -> pd.Series:
-    """Maximum-likelihood Bradley-Terry ratings on the Elo scale (mean :data:`INITIAL_RATING`).
+    """Maximum-likelihood Bradley-Terry ratings on the Elo scale (mean :data:`INITIAL_RATING`),
+    fitted by :func:`llmbook.preference.fit_scores` (Newton's method; the book's one
+    Bradley-Terry fit, shared with Part 5's reward models) with a negligible ridge
+    :data:`BT_L2` that only fixes the additive constant.
 
     Raises ValueError if some player won or lost every battle (its maximum-likelihood strength
     is infinite).
@@ -90,19 +94,12 @@ def bradley_terry(
     if np.any(wins <= 0) or np.any(wins >= games):
         names = [players[i] for i in np.flatnonzero((wins <= 0) | (wins >= games))]
         raise ValueError(f"no finite Bradley-Terry rating: {names} won all or none of its battles")
-    pairs = np.zeros((n, n))
-    np.add.at(pairs, (ia, ib), 1.0)
-    pairs = pairs + pairs.T
-    p = np.ones(n)
-    for _ in range(iterations):
-        denom = (pairs / (p[:, None] + p[None, :])).sum(axis=1)
-        new = wins / denom
-        new /= np.exp(np.mean(np.log(new)))  # fix the scale: geometric mean 1
-        done = np.max(np.abs(np.log(new) - np.log(p))) < tolerance
-        p = new
-        if done:
-            break
-    theta = np.log(p)
+    # a battle is a comparison a ≻ b of weight s and b ≻ a of weight 1 − s (a tie: ½ each way)
+    keep = np.concatenate([s, 1 - s]) > 0
+    theta = preference.fit_scores(
+        n, np.concatenate([ia, ib])[keep], np.concatenate([ib, ia])[keep],
+        l2=BT_L2, steps=100, tol=tolerance, weights=np.concatenate([s, 1 - s])[keep],
+    )  # fmt: skip
     return pd.Series(INITIAL_RATING + ELO_PER_LOGIT * theta, index=list(players), name="bt")
 
 

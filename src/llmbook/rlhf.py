@@ -398,3 +398,284 @@ def _score_responses(model, prompt: str, responses: list[str]) -> dict[str, np.n
         "tokens": np.array(lengths),
         "features": np.array(features, dtype=np.float64),
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# Critic-free policy gradients: GRPO's group-relative advantage and RLOO's leave-one-out baseline
+
+
+def grpo_advantages(rewards, eps: float = 1e-8) -> np.ndarray:
+    """GRPO's outcome advantage (Shao et al. 2024, DeepSeekMath §4.1.2): each of the G rewards
+    of a group (last axis: G samples of one prompt) minus the group mean, divided by the group
+    standard deviation (population std, ``ddof=0``). A group whose rewards are all equal gets zero
+    advantages (``eps`` keeps the division finite)."""
+    r = np.asarray(rewards, dtype=float)
+    if r.shape[-1] < 2:
+        raise ValueError("a group needs at least two samples (G >= 2)")
+    centred = r - r.mean(axis=-1, keepdims=True)
+    return centred / (r.std(axis=-1, keepdims=True) + eps)
+
+
+def rloo_advantages(rewards) -> np.ndarray:
+    """RLOO's advantage (Kool et al. 2019; Ahmadian et al. 2024, §3.2): each sample's reward
+    minus the mean reward of the *other* G−1 samples of its group, r_i − (Σ_j r_j − r_i)/(G−1),
+    which equals G/(G−1)·(r_i − mean). The baseline does not depend on r_i, so the gradient
+    estimate is unbiased."""
+    r = np.asarray(rewards, dtype=float)
+    g = r.shape[-1]
+    if g < 2:
+        raise ValueError("a group needs at least two samples (G >= 2)")
+    return r - (r.sum(axis=-1, keepdims=True) - r) / (g - 1)
+
+
+ADVANTAGES = {
+    "reinforce": lambda r: np.asarray(r, dtype=float),  # no baseline at all
+    "rloo": rloo_advantages,
+    "grpo": grpo_advantages,
+}
+
+
+def group_gradient(logits, samples, advantages) -> np.ndarray:
+    """Score-function gradient (1/G) Σ_i A_i ∇ log π(y_i) for a categorical policy
+    softmax(``logits``) of one prompt, with ``samples`` the G drawn response indices."""
+    pi = softmax(logits)
+    samples = np.asarray(samples)
+    adv = np.asarray(advantages, dtype=float)
+    onehot = np.zeros((samples.size, pi.size))
+    onehot[np.arange(samples.size), samples] = 1.0
+    return (adv[:, None] * (onehot - pi)).mean(axis=0)
+
+
+def gradient_variance(pi_ref, reward, group: int, method: str, draws: int, seed: int = 0):
+    """Mean (over draws) and total variance (trace of the covariance) of the one-group gradient
+    estimate of E_π[r] at π = ``pi_ref`` (one prompt), for ``method`` in :data:`ADVANTAGES`.
+    The exact gradient is π·(r − E_π r); REINFORCE and RLOO are unbiased for it, GRPO's
+    division by the group's standard deviation rescales it."""
+    pi = _dist(pi_ref, "pi_ref")
+    logits = np.log(pi)
+    rng = np.random.default_rng(seed)
+    r = np.asarray(reward, dtype=float)
+    grads = np.empty((draws, pi.size))
+    for k in range(draws):
+        s = rng.choice(pi.size, size=group, p=pi)
+        grads[k] = group_gradient(logits, s, ADVANTAGES[method](r[s]))
+    return {
+        "mean": grads.mean(axis=0),
+        "exact": pi * (r - pi @ r),
+        "variance": float(np.sum(grads.var(axis=0))),
+    }
+
+
+def critic_free(
+    pi_ref,
+    reward,
+    beta: float,
+    method: str = "grpo",
+    group: int = 8,
+    iterations: int = 2000,
+    lr: float = 0.05,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Train a categorical policy (one prompt or a ``(prompts, K)`` array) by a critic-free
+    policy gradient: per iteration and prompt draw ``group`` responses, give each the
+    KL-penalised reward R = r(y) − β·log(π(y)/π_ref(y)) (the sequence-level penalty of
+    Ziegler et al. 2019 and of RLOO; DeepSeekMath puts a KL term in the loss instead, whose
+    maximiser is the same π*), turn the group's R into advantages by ``method`` ("grpo",
+    "rloo" or "reinforce") and take an Adam step up :func:`group_gradient`. There is no value
+    function. Returns ``probs``, ``target`` (π*) and ``history`` of ``kl_to_optimum``
+    (KL(π* ‖ π)) and ``reward`` per iteration, averaged over prompts.
+
+    RLOO's step is unbiased for the gradient of J(π) = E r − β KL, whose only stationary point
+    is π*; GRPO divides by the group's spread, which reweights prompts and iterations but
+    leaves the same point stationary in expectation only approximately (the std is itself
+    random), so its fixed point sits near, not exactly at, π*.
+    """
+    pi_ref = np.atleast_2d(_dist(pi_ref, "pi_ref"))
+    reward = np.broadcast_to(np.asarray(reward, dtype=float), pi_ref.shape)
+    target = optimal_policy(pi_ref, reward, beta)
+    advantage = ADVANTAGES[method]
+    rng = np.random.default_rng(seed)
+    log_ref = np.log(pi_ref)
+    logits = log_ref.copy()
+    m, v = np.zeros_like(logits), np.zeros_like(logits)
+    history: dict[str, list[float]] = {"kl_to_optimum": [], "reward": []}
+    for t in range(1, iterations + 1):
+        pi = softmax(logits)
+        grad = np.zeros_like(logits)
+        for p in range(pi.shape[0]):
+            s = rng.choice(pi.shape[1], size=group, p=pi[p])
+            penalised = reward[p, s] - beta * (np.log(pi[p, s]) - log_ref[p, s])
+            grad[p] = group_gradient(logits[p], s, advantage(penalised))
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad**2
+        logits = logits + lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        pi = softmax(logits)
+        history["kl_to_optimum"].append(float(np.mean(kl_divergence(target, pi))))
+        history["reward"].append(float(np.mean(np.sum(pi * reward, axis=-1))))
+    probs = softmax(logits)
+    return {
+        "probs": probs[0] if probs.shape[0] == 1 else probs,
+        "target": target[0] if target.shape[0] == 1 else target,
+        "history": {key: np.array(value) for key, value in history.items()},
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# The offline preference family beside DPO: IPO, KTO, ORPO, SimPO
+#
+# Each takes per-pair summed log-probabilities of the chosen (w) and rejected (l) responses under
+# the policy (and the reference where the method has one), as arrays, and returns the mean loss.
+
+
+def ipo_loss(logp_w, logp_l, ref_w, ref_l, tau: float) -> float:
+    """IPO (Azar et al. 2024, §5.1, eq. 17): the squared distance of the log-ratio margin
+    h = log(π(y_w)/π_ref(y_w)) − log(π(y_l)/π_ref(y_l)) from 1/(2τ); a regression target where
+    DPO's logistic loss keeps pushing the margin to infinity on deterministic preferences."""
+    h = (np.asarray(logp_w) - np.asarray(ref_w)) - (np.asarray(logp_l) - np.asarray(ref_l))
+    return float(np.mean((h - 1.0 / (2.0 * tau)) ** 2))
+
+
+def kto_loss(
+    logp, ref, desirable, beta: float, z_ref: float, lambda_d: float = 1.0, lambda_u: float = 1.0
+) -> float:
+    """KTO (Ethayarajh et al. 2024, §4, eq. 8) on *unpaired* examples, each marked desirable or
+    not: with r = log(π(y)/π_ref(y)) and the reference point z_ref (the paper's batch estimate
+    of KL(π ‖ π_ref), held constant in the gradient), the value is λ_D·σ(β(r − z_ref)) for a
+    desirable example and λ_U·σ(β(z_ref − r)) for an undesirable one; the loss is λ_y − v."""
+    r = np.asarray(logp, dtype=float) - np.asarray(ref, dtype=float)
+    d = np.asarray(desirable, dtype=bool)
+    value = np.where(
+        d, lambda_d * sigmoid(beta * (r - z_ref)), lambda_u * sigmoid(beta * (z_ref - r))
+    )
+    lam = np.where(d, lambda_d, lambda_u)
+    return float(np.mean(lam - value))
+
+
+def orpo_loss(logp_w, logp_l, len_w, len_l, lam: float) -> float:
+    """ORPO (Hong et al. 2024, §4, eqs. 6-7), no reference model: the SFT loss on the chosen
+    response (mean token negative log-likelihood) plus λ times −log σ(log odds(y_w) − log
+    odds(y_l)), with odds(y) = P/(1−P) of the length-normalised probability
+    P = exp(log π(y)/|y|)."""
+    lw = np.asarray(logp_w, dtype=float) / np.asarray(len_w, dtype=float)
+    ll = np.asarray(logp_l, dtype=float) / np.asarray(len_l, dtype=float)
+    log_odds_w = lw - np.log1p(-np.exp(lw))
+    log_odds_l = ll - np.log1p(-np.exp(ll))
+    return float(np.mean(-lw - lam * log_sigmoid(log_odds_w - log_odds_l)))
+
+
+def simpo_loss(logp_w, logp_l, len_w, len_l, beta: float, gamma: float) -> float:
+    """SimPO (Meng et al. 2024, §2, eq. 6), no reference model: −log σ(β/|y_w|·log π(y_w) −
+    β/|y_l|·log π(y_l) − γ), the length-normalised log-likelihood as the implicit reward and a
+    target margin γ."""
+    margin = beta * (
+        np.asarray(logp_w) / np.asarray(len_w) - np.asarray(logp_l) / np.asarray(len_l)
+    )
+    return float(-np.mean(log_sigmoid(margin - gamma)))
+
+
+def pair_dpo_loss(logp_w, logp_l, ref_w, ref_l, beta: float) -> float:
+    """DPO's loss (Rafailov et al. 2023, eq. 7) on per-pair log-probabilities, the same inputs as
+    :func:`ipo_loss` (:func:`dpo_loss` is the same formula on a categorical policy's logits)."""
+    h = (np.asarray(logp_w) - np.asarray(ref_w)) - (np.asarray(logp_l) - np.asarray(ref_l))
+    return float(-np.mean(log_sigmoid(beta * h)))
+
+
+PREFERENCE_LOSSES = {
+    # method: (needs a frozen reference model, data it trains on, length-normalised)
+    "DPO": (True, "pairs", False),
+    "IPO": (True, "pairs", False),
+    "KTO": (True, "single answers marked good or bad", False),
+    "ORPO": (False, "pairs (SFT on the chosen one included)", True),
+    "SimPO": (False, "pairs", True),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# A verifiable reward: arithmetic checked by code, and intervals for what it measures
+
+
+def addition_items(n: int, seed: int = 0, low: int = 10, high: int = 99) -> list[dict]:
+    """``n`` questions "What is a + b?" with two-digit operands drawn uniformly in
+    [``low``, ``high``] by a seeded generator, each with its answer a + b."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(low, high + 1, n)
+    b = rng.integers(low, high + 1, n)
+    return [
+        {"question": f"What is {x} + {y}?", "a": int(x), "b": int(y), "answer": int(x + y)}
+        for x, y in zip(a, b, strict=True)
+    ]
+
+
+def candidate_answers(item: dict) -> list[str]:
+    """A finite answer set for an addition item: the sum and the near misses a small model
+    makes (off by one, off by ten, a dropped carry), in a fixed order, no duplicates."""
+    s, a, b = item["answer"], item["a"], item["b"]
+    no_carry = (a // 10 + b // 10) * 10 + (a + b) % 10  # the units' carry forgotten
+    values = [s, s - 1, s + 1, s - 10, s + 10, no_carry]
+    return [str(v) for v in dict.fromkeys(v for v in values if v >= 0)]
+
+
+def verify_sum(item: dict, response: str) -> float:
+    """The verifiable reward: 1.0 if the response, stripped, is exactly the integer a + b,
+    else 0.0 (DeepSeek-R1's accuracy reward checks a final answer by rule, §2.2.2)."""
+    text = response.strip().rstrip(".")
+    return 1.0 if text.lstrip("-").isdigit() and int(text) == item["answer"] else 0.0
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval (Wilson 1927) for a binomial proportion; 95% for z = 1.96."""
+    if n <= 0:
+        raise ValueError("n must be positive")
+    p = successes / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return float(centre - half), float(centre + half)
+
+
+def mcnemar_exact(before, after) -> dict[str, float]:
+    """Exact McNemar test for paired 0/1 outcomes on the same items: under no change, the
+    discordant items (b: right before, wrong after; c: wrong before, right after) split as
+    Binomial(b + c, 1/2). Returns ``b``, ``c`` and the two-sided ``p_value``."""
+    from math import comb
+
+    x, y = np.asarray(before, dtype=bool), np.asarray(after, dtype=bool)
+    b, c = int(np.sum(x & ~y)), int(np.sum(~x & y))
+    n = b + c
+    if n == 0:
+        return {"b": 0, "c": 0, "p_value": 1.0}
+    tail = sum(comb(n, k) for k in range(min(b, c) + 1)) / 2**n
+    return {"b": b, "c": c, "p_value": float(min(1.0, 2 * tail))}
+
+
+def grpo_linear(
+    ref_logprobs: list,
+    features: list,
+    rewards: list,
+    beta: float,
+    group: int = 8,
+    steps: int = 150,
+    lr: float = 0.01,
+    seed: int = 0,
+) -> np.ndarray:
+    """GRPO on a policy shared across prompts: item i's finite answer set gets logits
+    log π_ref + φ·w, with φ the answers' (standardised) feature vectors and w one weight vector
+    for all items (a linear head on a frozen model, the cheapest stand-in for LoRA). Per step and
+    item: draw ``group`` answers from the current policy, reward R = r − β log(π/π_ref), GRPO
+    advantages (:func:`grpo_advantages`), and an Adam step on w up the mean of A·∇log π.
+    ``ref_logprobs``, ``features`` (each ``(K_i, d)``) and ``rewards`` are lists over items.
+    Returns w."""
+    rng = np.random.default_rng(seed)
+    w = np.zeros(np.asarray(features[0]).shape[1])
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t in range(1, steps + 1):
+        grad = np.zeros_like(w)
+        for lp, phi, r in zip(ref_logprobs, features, rewards, strict=True):
+            pi = softmax(lp + phi @ w)
+            s = rng.choice(pi.size, size=group, p=pi)
+            penalised = r[s] - beta * (np.log(pi[s]) - log_softmax(lp)[s])
+            grad += (grpo_advantages(penalised)[:, None] * (phi[s] - pi @ phi)).mean(axis=0)
+        grad /= len(rewards)
+        m = 0.9 * m + 0.1 * grad
+        v = 0.999 * v + 0.001 * grad**2
+        w = w + lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    return w

@@ -25,6 +25,10 @@ from llmbook.compute import _positive
 
 FORWARD_FLOPS_PER_PARAM_TOKEN = 2
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
+#: Forward (2) and the backward pass's activation gradients (2), no weight gradients: a frozen
+#: base under LoRA.
+LORA_TRAIN_FLOPS_PER_PARAM_TOKEN = 4
+METHODS = ("ppo", "grpo", "rloo", "dpo")
 
 
 def step3_memory_bytes(
@@ -39,8 +43,16 @@ def step3_memory_bytes(
     prompt_tokens: int = 256,
     answer_tokens: int = 256,
     recompute: str = "full",
+    method: str = "ppo",
+    group: int = 1,
 ) -> dict[str, float]:
     """Per-GPU bytes of the RL stage, by part, and their ``total``.
+
+    ``method`` "ppo" holds all four models. "grpo" and "rloo" have no critic (the group of
+    ``group`` answers per prompt is the baseline; Shao et al. 2024, §4.1; Ahmadian et al. 2024),
+    so the critic's part is 0 and the KV cache holds ``group`` answers for each of the
+    ``batch_per_gpu`` prompts. "dpo" trains offline on pairs (Rafailov et al. 2023): no critic,
+    no reward model, no generation; activations are those of the chosen and the rejected answer.
 
     ``actor_lora_params`` > 0 trains the actor through LoRA (base frozen); 0 trains it fully.
     The KV cache is the actor's, for ``batch_per_gpu`` sequences of prompt + answer tokens in
@@ -48,7 +60,11 @@ def step3_memory_bytes(
     (:func:`llmbook.memory.activation_bytes`, ``recompute`` as there; "full" is gradient
     checkpointing, which DeepSpeed-Chat's scripts switch on).
     """
-    _positive(gpus=gpus, batch_per_gpu=batch_per_gpu)
+    _positive(gpus=gpus, batch_per_gpu=batch_per_gpu, group=group)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method in ("ppo", "dpo") and group != 1:
+        raise ValueError(f"group applies to grpo and rloo only; {method} samples one answer")
     frozen_shard = gpus if zero_stage == 3 else 1
     sequence = prompt_tokens + answer_tokens
     if actor_lora_params > 0:
@@ -61,18 +77,36 @@ def step3_memory_bytes(
     parts = {
         "actor (trained)": actor_bytes,
         "reference (frozen)": memory.weight_bytes(actor_params, "fp16") / frozen_shard,
-        "critic (trained)": memory.training_state_bytes(critic_params, zero_stage, gpus),
-        "reward model (frozen)": memory.weight_bytes(critic_params, "fp16") / frozen_shard,
-        "KV cache (generation)": memory.kv_cache_bytes(actor, sequence, batch_per_gpu, "fp16"),
-        "activations (training)": memory.activation_bytes(actor, sequence, batch_per_gpu, recompute)
-        + memory.activation_bytes(critic, sequence, batch_per_gpu, recompute),
+        "critic (trained)": memory.training_state_bytes(critic_params, zero_stage, gpus)
+        if method == "ppo"
+        else 0.0,
+        "reward model (frozen)": memory.weight_bytes(critic_params, "fp16") / frozen_shard
+        if method != "dpo"
+        else 0.0,
+        "KV cache (generation)": memory.kv_cache_bytes(
+            actor, sequence, batch_per_gpu * group, "fp16"
+        )
+        if method != "dpo"
+        else 0.0,
+        "activations (training)": memory.activation_bytes(
+            actor, sequence, batch_per_gpu * (2 if method == "dpo" else 1), recompute
+        )
+        + (
+            memory.activation_bytes(critic, sequence, batch_per_gpu, recompute)
+            if method == "ppo"
+            else 0.0
+        ),
     }
     parts["total"] = sum(parts.values())
     return parts
 
 
 def step3_flops_per_sample(
-    actor_params: float, critic_params: float, prompt_tokens: int = 256, answer_tokens: int = 256
+    actor_params: float,
+    critic_params: float,
+    prompt_tokens: int = 256,
+    answer_tokens: int = 256,
+    actor_lora_params: float = 0.0,
 ) -> dict[str, float]:
     """FLOPs of one PPO sample (prompt + generated answer), by phase.
 
@@ -80,15 +114,25 @@ def step3_flops_per_sample(
     token: 2·N per token); experience: forward passes of actor (log-probabilities), reference,
     critic (values) and reward model over the whole sequence; training: forward and backward of
     actor and critic (6·N per token). Gradient-checkpointing recomputation is not counted.
+
+    With ``actor_lora_params`` > 0 the actor's base is frozen: its backward pass still carries
+    the gradient through every layer (2·N per token) but computes no weight gradients for the
+    base (the other 2·N), so the actor trains at :data:`LORA_TRAIN_FLOPS_PER_PARAM_TOKEN` (4)
+    per base parameter plus 6 per adapter parameter (Hu et al. 2021, §4.2: no gradients for the
+    frozen weights).
     """
     _positive(actor_params=actor_params, critic_params=critic_params)
     seq = float(prompt_tokens + answer_tokens)
     na, nc = float(actor_params), float(critic_params)
     f, t = FORWARD_FLOPS_PER_PARAM_TOKEN, TRAIN_FLOPS_PER_PARAM_TOKEN
+    if actor_lora_params > 0:
+        actor_train = LORA_TRAIN_FLOPS_PER_PARAM_TOKEN * na + t * float(actor_lora_params)
+    else:
+        actor_train = t * na
     return {
         "generation": f * na * seq,
         "experience": f * (2 * na + 2 * nc) * seq,
-        "training": t * (na + nc) * seq,
+        "training": (actor_train + t * nc) * seq,
     }
 
 

@@ -230,3 +230,25 @@ def utilisation_figure(runs):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def critic_free_figure(histories: dict[str, np.ndarray], variances: dict[str, float]):
+    """Left: KL(π* ‖ π) per iteration for each trainer (log scale). Right: total variance of a
+    one-group gradient estimate per advantage method (log scale)."""
+    fig, (ax, bx) = _wide()
+    for i, (name, kl) in enumerate(histories.items()):
+        ax.plot(
+            np.arange(1, kl.size + 1), np.maximum(kl, 1e-6), color=PALETTE[i], lw=1.2, label=name
+        )
+    ax.set(
+        xlabel="iteration",
+        ylabel="KL(π* ‖ π), nats",
+        yscale="log",
+        title="Distance to the closed-form optimum",
+    )
+    ax.legend(fontsize=8)
+    names = list(variances)
+    bx.bar(names, [variances[n] for n in names], color=[PALETTE[i] for i in range(len(names))])
+    bx.set(ylabel="gradient variance (trace)", yscale="log", title="Noise of one group's step")
+    fig.tight_layout()
+    return fig
