@@ -60,6 +60,16 @@ class Shape:
     n_experts: int | None = None
     experts_per_token: int | None = None
     relative_attention_buckets: int = 0
+    shared_experts: int | None = None
+    expert_ffn_dim: int | None = None
+    dense_layers: int | None = None
+    moe_layer_step: int | None = None
+    kv_lora_rank: int | None = None
+    q_lora_rank: int | None = None
+    rope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    sliding_window: int | None = None
+    sliding_layers: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("layers", "d_model", "heads", "vocab_size"):
@@ -68,11 +78,10 @@ class Shape:
                 continue  # unknown vocabulary: per-layer counts still work, totals do not
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.attention == "mla":
-            raise NotImplementedError(
-                "multi-head latent attention (DeepSeek-V2/V3) compresses keys and values through "
-                "low-rank projections that architectures.csv does not describe; count it from "
-                "the model's own configuration"
+        if self.attention == "mla" and not (self.kv_lora_rank and self.rope_head_dim):
+            raise ValueError(
+                "multi-head latent attention (DeepSeek-V2/V3) needs kv_lora_rank and "
+                "rope_head_dim (and head_dim = nope + rope width) from the model's config.json"
             )
         if self.kv_heads is not None and self.heads % self.kv_heads:
             raise ValueError(
@@ -121,8 +130,28 @@ class Shape:
         return cls(**kwargs)
 
 
+def mla_attention_params(shape: Shape) -> int:
+    """One multi-head latent attention block (DeepSeek-V2 §2.1; DeepSeek-V3 inference/model.py).
+
+    With d = d_model, h = heads, k = head_dim (= nope + rope width), r = rope_head_dim,
+    c = kv_lora_rank, c' = q_lora_rank, v = v_head_dim: queries d·c' + c' + c'·h·k (down,
+    norm, up; d·h·k when q_lora_rank is 0), keys and values d·(c + r) + c + c·h·(k - r + v)
+    (a shared compressed latent plus one shared RoPE key, its norm, the up-projection of the
+    non-RoPE keys and the values), output h·v·d.
+    """
+    d, h, k = shape.d_model, shape.heads, shape.n_head_dim
+    c, r = shape.kv_lora_rank, shape.rope_head_dim
+    v = shape.v_head_dim or k - r
+    cq = shape.q_lora_rank or 0
+    query = d * cq + cq + cq * h * k if cq else d * h * k
+    key_value = d * (c + r) + c + c * h * (k - r + v)
+    return query + key_value + h * v * d
+
+
 def attention_params(shape: Shape) -> int:
     """One attention block: query, key, value and output projections (and their biases)."""
+    if shape.attention == "mla":
+        return mla_attention_params(shape)
     d, k = shape.d_model, shape.n_head_dim
     q_width, kv_width = shape.heads * k, shape.n_kv_heads * k
     weights = d * q_width + 2 * d * kv_width + q_width * d
@@ -130,14 +159,54 @@ def attention_params(shape: Shape) -> int:
     return weights + biases
 
 
-def ffn_params(shape: Shape) -> int:
-    """One feed-forward block (all experts and the router for a mixture of experts)."""
-    d, f = shape.d_model, shape.n_ffn
+def _mlp_params(shape: Shape, width: int) -> int:
+    """One plain or gated MLP of hidden ``width`` (with biases if the model has them)."""
+    d = shape.d_model
     matrices = 3 if shape.gated else 2
-    one = matrices * d * f + (((matrices - 1) * f + d) if shape.linear_bias else 0)
-    if shape.n_experts:
-        return shape.n_experts * one + d * shape.n_experts
-    return one
+    return matrices * d * width + (((matrices - 1) * width + d) if shape.linear_bias else 0)
+
+
+def moe_layers(shape: Shape, layers: int | None = None) -> int:
+    """Decoder layers whose feed-forward block is a mixture of experts.
+
+    The first ``dense_layers`` are dense (DeepSeek-V3: 3); after them every
+    ``moe_layer_step``-th layer is a mixture (Llama 4 Maverick alternates, step 2)."""
+    if not shape.n_experts:
+        return 0
+    layers = shape.layers if layers is None else layers
+    candidates = layers - (shape.dense_layers or 0)
+    step = shape.moe_layer_step or 1
+    return -(-candidates // step)
+
+
+def expert_params(shape: Shape) -> int:
+    """One routed expert (width ``expert_ffn_dim``, else ``ffn_dim``)."""
+    return _mlp_params(shape, shape.expert_ffn_dim or shape.n_ffn)
+
+
+def moe_ffn_params(shape: Shape, experts: int | None = None) -> int:
+    """One mixture-of-experts block: ``experts`` routed experts (all by default), the shared
+    experts (always used) and the router (d_model × routed experts)."""
+    experts = shape.n_experts if experts is None else experts
+    shared = (shape.shared_experts or 0) * expert_params(shape)
+    return experts * expert_params(shape) + shared + shape.d_model * shape.n_experts
+
+
+def ffn_params(shape: Shape) -> int:
+    """One dense feed-forward block (width ``ffn_dim``), or, for a model whose every layer is
+    a mixture of experts, one mixture block with all its experts and router."""
+    if shape.n_experts and moe_layers(shape) == shape.layers:
+        return moe_ffn_params(shape)
+    return _mlp_params(shape, shape.n_ffn)
+
+
+def _ffn_total(shape: Shape, experts: int | None = None, layers: int | None = None) -> int:
+    """Feed-forward parameters of a stack of ``layers`` (default: the decoder's), counting
+    ``experts`` routed experts per mixture layer (default: all)."""
+    layers = shape.layers if layers is None else layers
+    moe = moe_layers(shape, layers)
+    dense = (layers - moe) * _mlp_params(shape, shape.n_ffn)
+    return dense + (moe * moe_ffn_params(shape, experts) if moe else 0)
 
 
 def norm_params(shape: Shape) -> int:
@@ -158,7 +227,7 @@ def param_counts(shape: Shape) -> dict[str, int]:
     attention = ffn = norms = 0
     for layers, with_cross in stacks:
         attention += layers * attention_params(shape) * (2 if with_cross else 1)
-        ffn += layers * ffn_params(shape)
+        ffn += _ffn_total(shape, layers=layers)
         norms += layers * norm_params(shape) * (3 if with_cross else 2) + norm_params(shape)
     embedding = shape.vocab_size * shape.d_model
     if shape.position_encoding == "learned":
@@ -178,14 +247,16 @@ def param_counts(shape: Shape) -> dict[str, int]:
 
 
 def active_params(shape: Shape) -> int:
-    """Parameters used per token: for a mixture of experts, only experts_per_token experts."""
+    """Parameters used per token: in each mixture layer only experts_per_token routed experts
+    (plus the shared experts and the router); attention, dense layers and embeddings in full.
+    Like the published counts (Mixtral 12.9B, DeepSeek-V3 37B), the input embedding and the
+    output head are included."""
     total = param_counts(shape)["total"]
     if not shape.n_experts:
         return total
-    unused = shape.n_experts - (shape.experts_per_token or shape.n_experts)
-    expert = ffn_params(Shape(**{**shape.__dict__, "n_experts": None}))
-    all_layers = shape.layers + shape.encoder_layers
-    return total - all_layers * unused * expert
+    used = shape.experts_per_token or shape.n_experts
+    stacks = [shape.layers] + ([shape.encoder_layers] if shape.encoder_layers else [])
+    return total - sum(_ffn_total(shape, None, n) - _ffn_total(shape, used, n) for n in stacks)
 
 
 def non_embedding_params(shape: Shape) -> int:
