@@ -82,3 +82,36 @@ def test_catalog_integers_do_not_overflow():
 
     flops = compute.training_flops(np.int64(65_200_000_000), np.int64(1_400_000_000_000))
     assert flops == pytest.approx(6 * 65.2e9 * 1.4e12)
+
+
+def test_compute_params_uses_active_parameters_and_refuses_moe_without_them():
+    dense = {"model": "D", "params": 7e9, "moe": False}
+    assert compute.compute_params(dense) == 7e9
+    v3 = {"model": "DeepSeek-V3", "params": 671e9, "active_params": 37e9, "moe": True}
+    assert compute.compute_params(v3) == 37e9
+    with pytest.raises(ValueError, match="active_params"):
+        compute.compute_params({"model": "X", "params": 671e9, "moe": True})
+    with pytest.raises(ValueError, match="active_params"):
+        compute.compute_params({"model": "X", "params": 671e9, "active_params": float("nan"),
+                                "moe": True})
+
+
+# DeepSeek-V3 technical report (arXiv:2412.19437), Abstract and Table 1: 37B activated
+# parameters, 14.8T tokens, 2.664M H800 GPU-hours for pre-training, 2.788M in all.
+V3_ACTIVE, V3_TOKENS = 37e9, 14.8e12
+V3_PRETRAIN_HOURS, V3_TOTAL_HOURS = 2.664e6, 2.788e6
+
+
+def test_deepseek_v3_pretraining_compute_is_active_params_times_tokens():
+    flops = compute.training_flops(V3_ACTIVE, V3_TOKENS)
+    assert flops == pytest.approx(3.29e24, rel=0.01)
+    # with total parameters it would be 671/37 = 18x more
+    assert compute.training_flops(671e9, V3_TOKENS) / flops == pytest.approx(18.1, rel=0.01)
+    # 2.664M GPU-hours at a dense BF16 peak P imply u = C / (P · hours · 3600). hardware.csv
+    # has no sourced H800 peak; taking the H100 SXM's 989.5 TFLOP/s as an assumed stand-in,
+    # active parameters give a plausible 35%, total parameters an impossible > 100%.
+    u = compute.implied_mfu(flops, 1, 989.5e12, V3_PRETRAIN_HOURS * 3600)
+    assert 0.3 < u < 0.4
+    assert compute.implied_mfu(compute.training_flops(671e9, V3_TOKENS), 1, 989.5e12,
+                               V3_PRETRAIN_HOURS * 3600) > 1
+    assert V3_PRETRAIN_HOURS < V3_TOTAL_HOURS

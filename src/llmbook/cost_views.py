@@ -50,17 +50,19 @@ def dense_peak(chip: pd.Series) -> tuple[float, str] | None:
 def six_nd(model: pd.Series) -> tuple[float | None, str]:
     """Model FLOPs C = 6·N·D of a ``models`` row (compute.training_flops), or None and why not.
 
-    6·N·D counts every parameter once per token, so it is left out for a mixture of experts
-    (each token uses only its active parameters, which the catalog does not hold) and for an
-    encoder-decoder (a token passes through one of the two stacks).
+    N is the active parameter count (compute.compute_params): a mixture of experts is costed
+    by the parameters each token uses, and left out when models.csv lacks them. An
+    encoder-decoder is left out (a token passes through one of the two stacks).
     """
     if _missing(model.get("params")) or _missing(model.get("train_tokens")):
         return None, "no size or token count in models.csv"
-    if not _missing(model.get("moe")) and bool(model["moe"]):
+    try:
+        params = compute.compute_params(model)
+    except ValueError:
         return None, "mixture of experts: needs active parameters"
     if model.get("architecture") == "encoder-decoder":
         return None, "encoder-decoder: 6ND does not apply"
-    return compute.training_flops(model["params"], model["train_tokens"]), ""
+    return compute.training_flops(params, model["train_tokens"]), ""
 
 
 def run_days(run: pd.Series) -> tuple[float | None, str]:

@@ -6,7 +6,7 @@ All results are in bytes. GPU memory sizes in ``hardware.csv`` are the vendor's 
 
 from __future__ import annotations
 
-from llmbook.architecture import Shape
+from llmbook.architecture import Shape, active_params, param_counts
 from llmbook.compute import _floats, _positive
 
 #: Bytes per value of plain number formats.
@@ -103,19 +103,60 @@ def activation_bytes(
     return (shape.layers + shape.encoder_layers) * per_layer[recompute]
 
 
+def kv_values_per_token_per_layer(shape: Shape) -> int:
+    """Values one attention layer caches per token, by attention kind.
+
+    Multi-head, grouped-query and multi-query attention cache a key and a value per KV head:
+    2 · kv_heads · head_dim (kv_heads = heads, a group's count, or 1). Multi-head latent
+    attention (DeepSeek-V2 §2.1.2) caches one compressed latent and one shared RoPE key:
+    kv_lora_rank + rope_head_dim (DeepSeek-V3: 512 + 64 = 576, against 2·128·192 = 49,152
+    for the same heads in plain multi-head attention).
+    """
+    if shape.attention == "mla":
+        return shape.kv_lora_rank + shape.rope_head_dim
+    return 2 * shape.n_kv_heads * shape.n_head_dim
+
+
 def kv_cache_bytes_per_token(shape: Shape, fmt: str = "fp16") -> float:
-    """Bytes of keys and values cached per token: 2 · layers · kv_heads · head_dim · bytes.
+    """Bytes of keys and values cached per token over all layers, for a context no longer than
+    any sliding window (see :func:`kv_cache_bytes` for longer ones).
 
     Grouped-query and multi-query attention cache only ``kv_heads`` heads, which is why
     Llama-3-8B (32 layers, 8 KV heads of 128) needs 128 KiB per token in fp16, not 512 KiB.
     """
-    return 2 * shape.layers * shape.n_kv_heads * shape.n_head_dim * bits_per_weight(fmt) / 8
+    return shape.layers * kv_values_per_token_per_layer(shape) * bits_per_weight(fmt) / 8
 
 
 def kv_cache_bytes(shape: Shape, tokens: int, batch: int = 1, fmt: str = "fp16") -> float:
-    """KV-cache bytes for ``batch`` sequences of ``tokens`` tokens."""
+    """KV-cache bytes for ``batch`` sequences of ``tokens`` tokens.
+
+    ``sliding_layers`` of the ``layers`` attend to the last ``sliding_window`` tokens only, so
+    they cache at most that many (Gemma 3: five local layers per global one); the others cache
+    every token.
+    """
     _positive(tokens=tokens, batch=batch)
-    return kv_cache_bytes_per_token(shape, fmt) * float(tokens) * float(batch)
+    per_layer = kv_values_per_token_per_layer(shape) * bits_per_weight(fmt) / 8
+    sliding = (shape.sliding_layers or 0) if shape.sliding_window else 0
+    window = min(float(tokens), float(shape.sliding_window)) if sliding else 0.0
+    positions = (shape.layers - sliding) * float(tokens) + sliding * window
+    return per_layer * positions * float(batch)
+
+
+def decode_bytes_per_token(shape: Shape, fmt: str = "bf16", params: float | None = None) -> float:
+    """Weight bytes read to generate one token: every active parameter once (a mixture of
+    experts reads only its routed experts, shared experts, attention and dense layers), plus
+    the input-embedding row (one of vocab_size) instead of the whole table; the output head is
+    read in full. ``params`` (a reported total) rescales the shape's count when given.
+
+    The KV cache read per token is on top: add :func:`kv_cache_bytes` for the context.
+    """
+    counts = param_counts(shape)
+    read = active_params(shape) - counts["embedding"] + shape.d_model
+    if counts["head"] == 0:  # tied: the table is read in full as the output head
+        read += counts["embedding"]
+    if params is not None:
+        read *= float(params) / counts["total"]
+    return read * bits_per_weight(fmt) / 8
 
 
 GB = 1e9
