@@ -176,3 +176,75 @@ def test_rlhf_memory_bad_stage(capsys):
     code, _, err = run(capsys, "rlhf-memory", "--actor", "OPT-1.3B", "--critic", "OPT-350M",
                        "--zero", "4")  # fmt: skip
     assert code == 2 and "--zero" in err
+
+
+def _with_columns(data, table: str, fields: dict[str, str], values: dict[str, dict]) -> None:
+    """Give ``table`` of a data copy new columns (name -> Table Schema type) and fill cells
+    by model name (the shape data/ gains from the moe-data branch, hand-made here)."""
+    import csv as csvlib
+
+    package = data / "datapackage.json"
+    descriptor = json.loads(package.read_text())
+    resource = next(r for r in descriptor["resources"] if r["name"] == table)
+    present = {f["name"] for f in resource["schema"]["fields"]}
+    resource["schema"]["fields"] += [
+        {"name": n, "type": t} for n, t in fields.items() if n not in present
+    ]
+    package.write_text(json.dumps(descriptor, indent=2))
+    path = data / f"{table}.csv"
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csvlib.reader(handle))
+    header = rows[0]
+    header += [n for n in fields if n not in header]
+    for row in rows[1:]:
+        row += [""] * (len(header) - len(row))
+        for name, value in values.get(row[0], {}).items():
+            row[header.index(name)] = str(value)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csvlib.writer(handle, lineterminator="\n").writerows(rows)
+
+
+@pytest.fixture
+def moe_data(data_copy):
+    # DeepSeek-V3 report (arXiv:2412.19437) Abstract: 37B activated; config_671B.json widths
+    _with_columns(data_copy, "models", {"active_params": "number"},
+                  {"DeepSeek-V3": {"active_params": 37e9}})
+    widths = {"shared_experts": "integer", "expert_ffn_dim": "integer",
+              "dense_layers": "integer", "kv_lora_rank": "integer", "q_lora_rank": "integer",
+              "rope_head_dim": "integer", "v_head_dim": "integer"}
+    _with_columns(data_copy, "architectures", widths, {"DeepSeek-V3": {
+        "head_dim": 192, "ffn_dim": 18432, "expert_ffn_dim": 2048, "shared_experts": 1,
+        "dense_layers": 3, "kv_lora_rank": 512, "q_lora_rank": 1536, "rope_head_dim": 64,
+        "v_head_dim": 128}})
+    return data_copy
+
+
+def test_budget_costs_a_mixture_of_experts_by_its_active_parameters(moe_data, capsys):
+    result = run_json(capsys, "budget", "--model", "deepseek v3", "--data", str(moe_data))
+    assert result["params"] == 671e9 and result["active_params"] == 37e9
+    assert result["flops"] == pytest.approx(6 * 37e9 * 14.8e12)
+
+
+def test_budget_refuses_a_mixture_of_experts_without_active_parameters(data_copy, capsys):
+    _with_columns(data_copy, "models", {"active_params": "number"},
+                  {"DeepSeek-V3": {"active_params": ""}})
+    code, _, err = run(capsys, "budget", "--model", "DeepSeek-V3", "--data", str(data_copy))
+    assert code == 2 and "mixture of experts" in err and "active_params" in err
+    assert "Traceback" not in err
+
+
+def test_memory_serves_a_mixture_of_experts(moe_data, capsys):
+    result = run_json(capsys, "memory", "--model", "DeepSeek-V3", "--precision", "fp8",
+                      "--context", "1000", "--data", str(moe_data))
+    assert result["weight_bytes"] == 671e9  # all experts must be held
+    assert result["active_params"] == 37e9
+    # MLA: (512 + 64) values per layer per token, 61 layers, fp16 cache by default
+    assert result["kv_cache_bytes"] == 1000 * 61 * 576 * 2
+    # one token reads its routed experts only: about 37/671 of the weights
+    assert result["decode_weight_bytes_per_token"] < 0.06 * result["weight_bytes"]
+
+
+@pytest.mark.parametrize("name", ["A100-80GB", "a100 80gb", "a100_80GB"])
+def test_chip_names_ignore_case_spaces_and_hyphens(name, capsys):
+    result = run_json(capsys, "budget", "--params", "7e9", "--tokens", "1e12", "--chip", name)
+    assert result["chip"] == "A100 80GB"

@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from llmbook import catalog, compute, memory, peft, scaling, sft
-from llmbook.architecture import Shape, param_counts
+from llmbook.architecture import Shape, active_params, param_counts
 
 
 class UsageError(Exception):
@@ -65,12 +65,17 @@ def _data(args) -> Path | None:
     return getattr(args, "data", None)
 
 
-def _model_params_tokens(name: str, data: Path | None) -> tuple[str, float, float]:
+def _model_params_tokens(name: str, data: Path | None) -> tuple[str, float, float, float]:
+    """Name, total params, params used per token (compute.compute_params) and tokens."""
     row = catalog.lookup("models", name, data)
     if pd.isna(row["params"]) or pd.isna(row["train_tokens"]):
         missing = [c for c in ("params", "train_tokens") if pd.isna(row[c])]
         raise UsageError(f"{row['model']}: the catalog has no {' or '.join(missing)} (unsourced)")
-    return row["model"], float(row["params"]), float(row["train_tokens"])
+    try:
+        active = compute.compute_params(row)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return row["model"], float(row["params"]), active, float(row["train_tokens"])
 
 
 def _shape(name: str, data: Path | None) -> tuple[str, Shape]:
@@ -91,13 +96,14 @@ def _chip_peak(name: str, data: Path | None) -> tuple[str, float, str]:
 
 def cmd_budget(args) -> dict:
     if args.model:
-        model, params, tokens = _model_params_tokens(args.model, _data(args))
+        model, params, active, tokens = _model_params_tokens(args.model, _data(args))
     elif args.params and args.tokens:
-        model, params, tokens = None, args.params, args.tokens
+        model, params, active, tokens = None, args.params, args.params, args.tokens
     else:
         raise UsageError("give --model NAME, or both --params and --tokens")
-    flops = compute.training_flops(params, tokens)
-    out = {"model": model, "params": params, "tokens": tokens, "flops": flops}
+    flops = compute.training_flops(active, tokens)
+    out = {"model": model, "params": params, "active_params": active, "tokens": tokens}
+    out["flops"] = flops
     out["pflop_s_days"] = compute.pflop_s_days(flops)
     if args.chip:
         chip, peak, column = _chip_peak(args.chip, _data(args))
@@ -129,7 +135,22 @@ def cmd_memory(args) -> dict:
             params = float(param_counts(shape)["total"])
             out["params_from_shape"] = True
         out |= {"model": name, "params": params}
+        is_moe = bool(shape.n_experts) or ("moe" in row and bool(row["moe"]))
+        if "active_params" in row and not pd.isna(row["active_params"]):
+            out["active_params"] = float(row["active_params"])
+        elif not is_moe:
+            out["active_params"] = params
+        elif shape.n_experts:
+            out["active_params"] = float(active_params(shape))
+            out["active_params_from_shape"] = True
+        else:
+            out["active_params"] = None  # a mixture of experts whose experts the catalog lacks
         out["weight_bytes"] = memory.weight_bytes(params, args.precision)
+        if not is_moe or shape.n_experts:
+            # decoding reads the active weights once per token (plus the KV cache)
+            out["decode_weight_bytes_per_token"] = memory.decode_bytes_per_token(
+                shape, args.precision, params
+            )
         context = args.context or shape.context_length
         if context:
             out |= {"context": int(context), "batch": args.batch}
@@ -139,6 +160,7 @@ def cmd_memory(args) -> dict:
     elif args.params:
         out |= {
             "params": args.params,
+            "active_params": args.params,
             "weight_bytes": memory.weight_bytes(args.params, args.precision),
         }
     else:
