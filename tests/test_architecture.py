@@ -138,17 +138,45 @@ def test_gqa_with_kv_heads_equal_to_heads_is_mha(shape):
 
 # Published totals, from each model's official configuration (widths in the test) and report.
 DEEPSEEK_V3 = Shape(  # deepseek-ai/DeepSeek-V3 inference/configs/config_671B.json, n_layers 61
-    layers=61, d_model=7168, heads=128, vocab_size=129280, head_dim=128 + 64, ffn_dim=18432,
-    expert_ffn_dim=2048, n_experts=256, experts_per_token=8, shared_experts=1, dense_layers=3,
-    attention="mla", kv_lora_rank=512, q_lora_rank=1536, rope_head_dim=64, v_head_dim=128,
+    layers=61,
+    d_model=7168,
+    heads=128,
+    vocab_size=129280,
+    head_dim=128 + 64,
+    ffn_dim=18432,
+    expert_ffn_dim=2048,
+    n_experts=256,
+    experts_per_token=8,
+    shared_experts=1,
+    dense_layers=3,
+    attention="mla",
+    kv_lora_rank=512,
+    q_lora_rank=1536,
+    rope_head_dim=64,
+    v_head_dim=128,
 )
 MIXTRAL = Shape(  # mistralai/Mixtral-8x7B-v0.1 config.json; Jiang et al. 2024 §2
-    layers=32, d_model=4096, heads=32, kv_heads=8, head_dim=128, ffn_dim=14336,
-    vocab_size=32000, n_experts=8, experts_per_token=2,
+    layers=32,
+    d_model=4096,
+    heads=32,
+    kv_heads=8,
+    head_dim=128,
+    ffn_dim=14336,
+    vocab_size=32000,
+    n_experts=8,
+    experts_per_token=2,
 )
 QWEN3_30B_A3B = Shape(  # Qwen/Qwen3-30B-A3B config.json (decoder_sparse_step 1, no shared)
-    layers=48, d_model=2048, heads=32, kv_heads=4, head_dim=128, ffn_dim=6144,
-    expert_ffn_dim=768, vocab_size=151936, n_experts=128, experts_per_token=8,
+    layers=48,
+    d_model=2048,
+    heads=32,
+    kv_heads=4,
+    head_dim=128,
+    ffn_dim=6144,
+    expert_ffn_dim=768,
+    vocab_size=151936,
+    n_experts=128,
+    experts_per_token=8,
 )
 
 
@@ -167,8 +195,17 @@ def test_moe_counts_match_published_totals(shape, total, active):
 
 
 def test_moe_dense_layers_and_step_change_only_expert_layers():
-    base = Shape(layers=4, d_model=64, heads=4, vocab_size=100, ffn_dim=256, expert_ffn_dim=32,
-                 n_experts=4, experts_per_token=1, shared_experts=1)
+    base = Shape(
+        layers=4,
+        d_model=64,
+        heads=4,
+        vocab_size=100,
+        ffn_dim=256,
+        expert_ffn_dim=32,
+        n_experts=4,
+        experts_per_token=1,
+        shared_experts=1,
+    )
     mlp = 3 * 64 * 256
     expert = 3 * 64 * 32
     moe_block = 4 * expert + expert + 64 * 4
@@ -182,8 +219,18 @@ def test_moe_dense_layers_and_step_change_only_expert_layers():
 
 
 def test_mla_attention_counts_the_low_rank_projections():
-    s = Shape(layers=1, d_model=16, heads=2, vocab_size=10, head_dim=6, attention="mla",
-              kv_lora_rank=4, q_lora_rank=8, rope_head_dim=2, v_head_dim=5)
+    s = Shape(
+        layers=1,
+        d_model=16,
+        heads=2,
+        vocab_size=10,
+        head_dim=6,
+        attention="mla",
+        kv_lora_rank=4,
+        q_lora_rank=8,
+        rope_head_dim=2,
+        v_head_dim=5,
+    )
     query = 16 * 8 + 8 + 8 * 2 * 6
     key_value = 16 * (4 + 2) + 4 + 4 * 2 * (4 + 5)
     assert param_counts(s)["attention"] == query + key_value + 2 * 5 * 16

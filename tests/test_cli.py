@@ -207,15 +207,36 @@ def _with_columns(data, table: str, fields: dict[str, str], values: dict[str, di
 @pytest.fixture
 def moe_data(data_copy):
     # DeepSeek-V3 report (arXiv:2412.19437) Abstract: 37B activated; config_671B.json widths
-    _with_columns(data_copy, "models", {"active_params": "number"},
-                  {"DeepSeek-V3": {"active_params": 37e9}})
-    widths = {"shared_experts": "integer", "expert_ffn_dim": "integer",
-              "dense_layers": "integer", "kv_lora_rank": "integer", "q_lora_rank": "integer",
-              "rope_head_dim": "integer", "v_head_dim": "integer"}
-    _with_columns(data_copy, "architectures", widths, {"DeepSeek-V3": {
-        "head_dim": 192, "ffn_dim": 18432, "expert_ffn_dim": 2048, "shared_experts": 1,
-        "dense_layers": 3, "kv_lora_rank": 512, "q_lora_rank": 1536, "rope_head_dim": 64,
-        "v_head_dim": 128}})
+    _with_columns(
+        data_copy, "models", {"active_params": "number"}, {"DeepSeek-V3": {"active_params": 37e9}}
+    )
+    widths = {
+        "shared_experts": "integer",
+        "expert_ffn_dim": "integer",
+        "dense_layers": "integer",
+        "kv_lora_rank": "integer",
+        "q_lora_rank": "integer",
+        "rope_head_dim": "integer",
+        "v_head_dim": "integer",
+    }
+    _with_columns(
+        data_copy,
+        "architectures",
+        widths,
+        {
+            "DeepSeek-V3": {
+                "head_dim": 192,
+                "ffn_dim": 18432,
+                "expert_ffn_dim": 2048,
+                "shared_experts": 1,
+                "dense_layers": 3,
+                "kv_lora_rank": 512,
+                "q_lora_rank": 1536,
+                "rope_head_dim": 64,
+                "v_head_dim": 128,
+            }
+        },
+    )
     return data_copy
 
 
@@ -226,16 +247,27 @@ def test_budget_costs_a_mixture_of_experts_by_its_active_parameters(moe_data, ca
 
 
 def test_budget_refuses_a_mixture_of_experts_without_active_parameters(data_copy, capsys):
-    _with_columns(data_copy, "models", {"active_params": "number"},
-                  {"DeepSeek-V3": {"active_params": ""}})
+    _with_columns(
+        data_copy, "models", {"active_params": "number"}, {"DeepSeek-V3": {"active_params": ""}}
+    )
     code, _, err = run(capsys, "budget", "--model", "DeepSeek-V3", "--data", str(data_copy))
     assert code == 2 and "mixture of experts" in err and "active_params" in err
     assert "Traceback" not in err
 
 
 def test_memory_serves_a_mixture_of_experts(moe_data, capsys):
-    result = run_json(capsys, "memory", "--model", "DeepSeek-V3", "--precision", "fp8",
-                      "--context", "1000", "--data", str(moe_data))
+    result = run_json(
+        capsys,
+        "memory",
+        "--model",
+        "DeepSeek-V3",
+        "--precision",
+        "fp8",
+        "--context",
+        "1000",
+        "--data",
+        str(moe_data),
+    )
     assert result["weight_bytes"] == 671e9  # all experts must be held
     assert result["active_params"] == 37e9
     # MLA: (512 + 64) values per layer per token, 61 layers, fp16 cache by default

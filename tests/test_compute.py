@@ -92,8 +92,9 @@ def test_compute_params_uses_active_parameters_and_refuses_moe_without_them():
     with pytest.raises(ValueError, match="active_params"):
         compute.compute_params({"model": "X", "params": 671e9, "moe": True})
     with pytest.raises(ValueError, match="active_params"):
-        compute.compute_params({"model": "X", "params": 671e9, "active_params": float("nan"),
-                                "moe": True})
+        compute.compute_params(
+            {"model": "X", "params": 671e9, "active_params": float("nan"), "moe": True}
+        )
 
 
 # DeepSeek-V3 technical report (arXiv:2412.19437), Abstract and Table 1: 37B activated
@@ -112,6 +113,10 @@ def test_deepseek_v3_pretraining_compute_is_active_params_times_tokens():
     # active parameters give a plausible 35%, total parameters an impossible > 100%.
     u = compute.implied_mfu(flops, 1, 989.5e12, V3_PRETRAIN_HOURS * 3600)
     assert 0.3 < u < 0.4
-    assert compute.implied_mfu(compute.training_flops(671e9, V3_TOKENS), 1, 989.5e12,
-                               V3_PRETRAIN_HOURS * 3600) > 1
+    assert (
+        compute.implied_mfu(
+            compute.training_flops(671e9, V3_TOKENS), 1, 989.5e12, V3_PRETRAIN_HOURS * 3600
+        )
+        > 1
+    )
     assert V3_PRETRAIN_HOURS < V3_TOTAL_HOURS

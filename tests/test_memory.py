@@ -92,8 +92,15 @@ def test_kv_cache_follows_the_attention_kind():
     mha = Shape(layers=2, d_model=64, heads=8, vocab_size=100)
     gqa = Shape(**{**mha.__dict__, "kv_heads": 2, "attention": "gqa"})
     mqa = Shape(**{**mha.__dict__, "kv_heads": 1, "attention": "mqa"})
-    mla = Shape(**{**mha.__dict__, "attention": "mla", "head_dim": 12, "kv_lora_rank": 16,
-                   "rope_head_dim": 4})
+    mla = Shape(
+        **{
+            **mha.__dict__,
+            "attention": "mla",
+            "head_dim": 12,
+            "kv_lora_rank": 16,
+            "rope_head_dim": 4,
+        }
+    )
     per = memory.kv_cache_bytes_per_token
     assert per(mha, "fp16") == 2 * 2 * 8 * 8 * 2
     assert per(gqa, "fp16") == per(mha, "fp16") / 4
@@ -103,16 +110,24 @@ def test_kv_cache_follows_the_attention_kind():
 
 def test_deepseek_v3_mla_caches_576_values_per_layer():
     # config_671B.json: kv_lora_rank 512, qk_rope_head_dim 64, 61 layers
-    v3 = Shape(layers=61, d_model=7168, heads=128, vocab_size=129280, head_dim=192,
-               attention="mla", kv_lora_rank=512, q_lora_rank=1536, rope_head_dim=64,
-               v_head_dim=128)
+    v3 = Shape(
+        layers=61,
+        d_model=7168,
+        heads=128,
+        vocab_size=129280,
+        head_dim=192,
+        attention="mla",
+        kv_lora_rank=512,
+        q_lora_rank=1536,
+        rope_head_dim=64,
+        v_head_dim=128,
+    )
     assert memory.kv_values_per_token_per_layer(v3) == 576
     assert memory.kv_cache_bytes_per_token(v3, "bf16") == 61 * 576 * 2
 
 
 def test_sliding_window_layers_cap_the_cache_at_the_window():
-    s = Shape(layers=6, d_model=64, heads=4, vocab_size=100, sliding_window=1024,
-              sliding_layers=5)
+    s = Shape(layers=6, d_model=64, heads=4, vocab_size=100, sliding_window=1024, sliding_layers=5)
     per_layer = memory.kv_values_per_token_per_layer(s) * 2
     assert memory.kv_cache_bytes(s, 512, fmt="fp16") == 6 * 512 * per_layer
     assert memory.kv_cache_bytes(s, 8192, fmt="fp16") == (8192 + 5 * 1024) * per_layer

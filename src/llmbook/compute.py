@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pandas as pd
+
 from llmbook.architecture import (
     Shape,
     _ffn_total,
@@ -42,10 +44,8 @@ def _floats(*values) -> list[float]:
 
 
 def _is_missing(value) -> bool:
-    try:
-        return value is None or value != value  # None, NaN, pandas NA
-    except TypeError:
-        return True
+    """None, NaN or pandas' NA (an empty catalog cell)."""
+    return value is None or bool(pd.isna(value))
 
 
 def compute_params(model: Mapping) -> float:
