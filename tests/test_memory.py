@@ -143,3 +143,13 @@ def test_moe_decoding_reads_only_active_weights():
     moe_read = memory.decode_bytes_per_token(moe, "bf16")
     assert moe_read == 2 * (active_params(moe) - 1000 * 64 + 64)
     assert moe_read < memory.weight_bytes(param_counts(moe)["total"], "bf16") / 2
+
+
+def test_sparse_models_table_counts_mixtral_and_explains_incomplete_rows():
+    table = memory.sparse_models_table(catalog.load("architectures"))
+    mixtral = table.loc["Mixtral-8x7B"]
+    assert (mixtral["total params"], mixtral["active params"]) == ("46.7B", "12.9B")
+    assert mixtral["KV cache per token"] == "128 KiB"  # 32 layers · 2 · 8 heads · 128 · 2 B
+    for _, row in table.iterrows():  # every row is either counted or says why not
+        assert bool(row["total params"]) != bool(row["note"])
+    assert "nan" not in table.to_string().lower()

@@ -215,3 +215,64 @@ def decode_tokens_per_s_compute_bound(params: float, peak_tflops: float, batch: 
     shared by the ``batch`` sequences decoded together (the figure returned is per sequence)."""
     _positive(params=params, peak_tflops=peak_tflops, batch=batch)
     return float(peak_tflops) * 1e12 / (2 * float(params)) / batch
+
+
+def shape_missing_mla(row) -> bool:
+    """Whether an architectures row uses MLA but lacks kv_lora_rank or rope_head_dim."""
+    import pandas as pd
+
+    if row.get("attention") != "mla":
+        return False
+    return any(pd.isna(row.get(c)) for c in ("kv_lora_rank", "rope_head_dim"))
+
+
+def sparse_models_table(architectures, models=None, fmt: str = "bf16"):
+    """Mixture-of-experts and latent-attention rows of ``architectures``, for readers.
+
+    One row per model with ``n_experts`` or MLA: experts (routed, per token, shared), total and
+    active parameters from the shape (architecture.param_counts / active_params), the active
+    share, the attention kind and the KV-cache bytes per token (all layers, ``fmt``). A row whose
+    shape cannot be counted (an MLA row without kv_lora_rank) keeps empty number cells and says
+    why in ``note``. Returns a DataFrame of strings indexed by model.
+    """
+    import pandas as pd
+
+    def count(value: float) -> str:
+        return f"{value / 1e9:.1f}B" if value >= 1e9 else f"{value / 1e6:.0f}M"
+
+    def integer(value) -> str:
+        return "" if value is None or pd.isna(value) else f"{int(value)}"
+
+    rows = []
+    chosen = architectures[
+        architectures["n_experts"].notna() | (architectures["attention"] == "mla")
+    ]
+    for _, row in chosen.iterrows():
+        out = {
+            "model": row["model"],
+            "routed experts": integer(row["n_experts"]),
+            "per token": integer(row["experts_per_token"]),
+            "shared": integer(row.get("shared_experts")),
+            "attention": str(row["attention"]).upper(),
+            "total params": "",
+            "active params": "",
+            "active share": "",
+            "KV cache per token": "",
+            "note": "",
+        }
+        try:
+            shape = Shape.from_row(row.to_dict())
+            total, active = param_counts(shape)["total"], active_params(shape)
+            kv = kv_cache_bytes_per_token(shape, fmt)
+        except ValueError as error:
+            mla_incomplete = shape_missing_mla(row)
+            out["note"] = "no MLA widths in architectures.csv" if mla_incomplete else str(error)
+        else:
+            out |= {
+                "total params": count(total),
+                "active params": count(active),
+                "active share": f"{active / total:.0%}",
+                "KV cache per token": f"{kv / 1024:.0f} KiB",
+            }
+        rows.append(out)
+    return pd.DataFrame(rows).set_index("model")
