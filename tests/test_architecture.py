@@ -179,6 +179,11 @@ QWEN3_30B_A3B = Shape(  # Qwen/Qwen3-30B-A3B config.json (decoder_sparse_step 1,
     experts_per_token=8,
 )
 
+QWEN3_235B_A22B = Shape(  # Qwen/Qwen3-235B-A22B config.json, read via copies (see report)
+    layers=94, d_model=4096, heads=64, kv_heads=4, head_dim=128, ffn_dim=12288,
+    expert_ffn_dim=1536, vocab_size=151936, n_experts=128, experts_per_token=8,
+)  # fmt: skip
+
 
 @pytest.mark.parametrize(
     "shape, total, active",
@@ -186,6 +191,7 @@ QWEN3_30B_A3B = Shape(  # Qwen/Qwen3-30B-A3B config.json (decoder_sparse_step 1,
         (DEEPSEEK_V3, 671e9, 37e9),  # DeepSeek-V3 report, Abstract: 671B total, 37B activated
         (MIXTRAL, 46.7e9, 12.9e9),  # Mixtral paper §2: 47B (46.7B) total, 13B (12.9B) active
         (QWEN3_30B_A3B, 30.5e9, 3.3e9),  # Qwen3 model card: 30.5B total, 3.3B activated
+        (QWEN3_235B_A22B, 235e9, 22e9),  # Qwen3 model card: 235B total, 22B activated
     ],
 )
 def test_moe_counts_match_published_totals(shape, total, active):
