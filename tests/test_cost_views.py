@@ -214,3 +214,13 @@ def test_sci_and_formatted():
         "b": ["1.00×10²³", "2.00×10²⁴"],
         "c": ["x", ""],
     }
+
+
+def test_rental_cost_prices_chip_hours_and_says_what_is_missing():
+    # DeepSeek-V3 report §1 Table 1: 2,788K H800 GPU-hours at $2 per GPU-hour, $5.576M
+    run = pd.Series({"chip_hours": 2.788e6, "price_usd_per_chip_hour": 2.0})
+    cost, why = cv.rental_cost(run)
+    assert cost == pytest.approx(5.576e6) and why == ""
+    assert cv.rental_cost(pd.Series({"chip_hours": 2.788e6}))[0] is None
+    no_time = pd.Series({"price_usd_per_chip_hour": 2.0})
+    assert cv.rental_cost(no_time) == (None, "no chip-hours")
