@@ -120,3 +120,22 @@ def test_deepseek_v3_pretraining_compute_is_active_params_times_tokens():
         > 1
     )
     assert V3_PRETRAIN_HOURS < V3_TOTAL_HOURS
+
+
+def test_per_token_flops_count_only_the_routed_experts():
+    from llmbook.architecture import Shape
+
+    dense = Shape(layers=4, d_model=64, heads=4, vocab_size=1000, ffn_dim=256)
+    one_expert = Shape(**{**dense.__dict__, "n_experts": 1, "experts_per_token": 1})
+    router = 3 * 2 * 4 * 64  # training ×3, 2 FLOPs per weight, 4 layers of a 64 × 1 router
+    a = compute.training_flops_per_token_chinchilla(dense, 128)
+    b = compute.training_flops_per_token_chinchilla(one_expert, 128)
+    assert b - a == router
+    # eight experts, two per token: the feed-forward work of two experts, not eight
+    sparse = Shape(**{**dense.__dict__, "n_experts": 8, "experts_per_token": 2})
+    ffn = 3 * 2 * 4 * 3 * 64 * 256  # training ×3, 2 FLOPs per weight, 4 layers, one expert
+    c = compute.training_flops_per_token_chinchilla(sparse, 128)
+    assert c - a == ffn + 3 * 2 * 4 * 64 * 8
+    k_dense = compute.forward_flops_per_token_kaplan(dense, 128)
+    k_sparse = compute.forward_flops_per_token_kaplan(sparse, 128)
+    assert k_sparse - k_dense == 2 * 4 * (3 * 64 * 256 + 64 * 8)
