@@ -84,19 +84,6 @@ def test_catalog_integers_do_not_overflow():
     assert flops == pytest.approx(6 * 65.2e9 * 1.4e12)
 
 
-def test_compute_params_uses_active_parameters_and_refuses_moe_without_them():
-    dense = {"model": "D", "params": 7e9, "moe": False}
-    assert compute.compute_params(dense) == 7e9
-    v3 = {"model": "DeepSeek-V3", "params": 671e9, "active_params": 37e9, "moe": True}
-    assert compute.compute_params(v3) == 37e9
-    with pytest.raises(ValueError, match="active_params"):
-        compute.compute_params({"model": "X", "params": 671e9, "moe": True})
-    with pytest.raises(ValueError, match="active_params"):
-        compute.compute_params(
-            {"model": "X", "params": 671e9, "active_params": float("nan"), "moe": True}
-        )
-
-
 # DeepSeek-V3 technical report (arXiv:2412.19437), Abstract and Table 1: 37B activated
 # parameters, 14.8T tokens, 2.664M H800 GPU-hours for pre-training, 2.788M in all.
 V3_ACTIVE, V3_TOKENS = 37e9, 14.8e12

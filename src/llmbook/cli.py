@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmbook import catalog, compute, memory, peft, scaling, sft
+from llmbook import catalog, compute, cost_views, memory, peft, scaling, sft
 from llmbook.architecture import Shape, active_params, param_counts
 
 
@@ -66,15 +66,14 @@ def _data(args) -> Path | None:
 
 
 def _model_params_tokens(name: str, data: Path | None) -> tuple[str, float, float, float]:
-    """Name, total params, params used per token (compute.compute_params) and tokens."""
+    """Name, total params, params used per token (cost_views.active_params) and tokens."""
     row = catalog.lookup("models", name, data)
     if pd.isna(row["params"]) or pd.isna(row["train_tokens"]):
         missing = [c for c in ("params", "train_tokens") if pd.isna(row[c])]
         raise UsageError(f"{row['model']}: the catalog has no {' or '.join(missing)} (unsourced)")
-    try:
-        active = compute.compute_params(row)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    active, why = cost_views.active_params(row)
+    if active is None:
+        raise UsageError(f"{row['model']}: {why}; give --params (active) and --tokens instead")
     return row["model"], float(row["params"]), active, float(row["train_tokens"])
 
 

@@ -7,17 +7,7 @@ FLOP/s divided by the hardware's peak (Chowdhery et al. 2022, PaLM, Appendix B).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import pandas as pd
-
-from llmbook.architecture import (
-    Shape,
-    _ffn_total,
-    active_params,
-    attention_params,
-    param_counts,
-)
+from llmbook.architecture import Shape, active_params, attention_params, param_counts
 
 #: Training FLOPs per parameter per token: forward 2 + backward 4 (Kaplan et al. 2020, §2.1).
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
@@ -43,40 +33,10 @@ def _floats(*values) -> list[float]:
     return [float(v) for v in values]
 
 
-def _is_missing(value) -> bool:
-    """None, NaN or pandas' NA (an empty catalog cell)."""
-    return value is None or bool(pd.isna(value))
-
-
-def compute_params(model: Mapping) -> float:
-    """N for compute: the parameters a token passes through (a ``models`` row).
-
-    A dense model uses all ``params``; a mixture of experts (``moe`` true) only its
-    ``active_params`` (DeepSeek-V3: 37B of 671B). A mixture-of-experts row without
-    ``active_params`` is refused rather than costed with its total, which would overstate its
-    compute by the ratio total / active (18× for DeepSeek-V3).
-    """
-    name = model.get("model", "this model")
-    moe = model.get("moe")
-    is_moe = not _is_missing(moe) and bool(moe)
-    active = model.get("active_params")
-    if not _is_missing(active):
-        return float(active)
-    if is_moe:
-        raise ValueError(
-            f"{name} is a mixture of experts and models.csv has no active_params for it: "
-            "training compute scales with the parameters each token uses, not the total; "
-            "fill active_params from the model's report or config.json"
-        )
-    if _is_missing(model.get("params")):
-        raise ValueError(f"{name}: models.csv has no params")
-    return float(model["params"])
-
-
 def training_flops(params: float, tokens: float) -> float:
     """C = 6·N·D: training FLOPs of a transformer, attention excluded (Kaplan 2020 §2.1).
 
-    For a mixture of experts N is the active parameter count (see :func:`compute_params`)."""
+    For a mixture of experts N is the active parameter count (cost_views.active_params)."""
     _positive(params=params, tokens=tokens)
     params, tokens = _floats(params, tokens)
     return TRAIN_FLOPS_PER_PARAM_TOKEN * params * tokens
@@ -126,8 +86,9 @@ def training_flops_per_token_chinchilla(shape: Shape, context: int) -> float:
         # Mixture of experts / latent attention: each weight a token passes through is one
         # multiply-add (2 FLOPs): all attention projections, the routed experts it is sent to
         # (experts_per_token), the shared experts, the router.
-        used = _ffn_total(shape, shape.experts_per_token or shape.n_experts)
-        linear = 2 * s * (shape.layers * attention_params(shape) + used)
+        counts = param_counts(shape)
+        used_ffn = counts["ffn"] - (counts["total"] - active_params(shape))
+        linear = 2 * s * (shape.layers * attention_params(shape) + used_ffn)
         forward = 2 * s * V * d + shape.layers * scores + linear + 2 * s * d * V
         return 3 * forward / s
     per_layer = (

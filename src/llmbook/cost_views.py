@@ -47,19 +47,33 @@ def dense_peak(chip: pd.Series) -> tuple[float, str] | None:
     return None
 
 
+def active_params(model: pd.Series) -> tuple[float | None, str]:
+    """Parameters one token passes through, N in 6·N·D, of a ``models`` row; or None and why.
+
+    A dense model uses all its ``params``; a mixture of experts only its ``active_params``
+    (DeepSeek-V3: 37B of 671B; 6·N·D with the total would be 18 times too large). A mixture of
+    experts without an active count is refused, never costed with its total."""
+    if not _missing(model.get("moe")) and bool(model["moe"]):
+        if _missing(model.get("active_params")):
+            return None, "mixture of experts: no published active-parameter count"
+        return float(model["active_params"]), ""
+    if _missing(model.get("params")):
+        return None, "no size in models.csv"
+    return float(model["params"]), ""
+
+
 def six_nd(model: pd.Series) -> tuple[float | None, str]:
     """Model FLOPs C = 6·N·D of a ``models`` row (compute.training_flops), or None and why not.
 
-    N is the active parameter count (compute.compute_params): a mixture of experts is costed
+    N is the active parameter count (:func:`active_params`): a mixture of experts is costed
     by the parameters each token uses, and left out when models.csv lacks them. An
     encoder-decoder is left out (a token passes through one of the two stacks).
     """
     if _missing(model.get("params")) or _missing(model.get("train_tokens")):
         return None, "no size or token count in models.csv"
-    try:
-        params = compute.compute_params(model)
-    except ValueError:
-        return None, "mixture of experts: needs active parameters"
+    params, why = active_params(model)
+    if params is None:
+        return None, why
     if model.get("architecture") == "encoder-decoder":
         return None, "encoder-decoder: 6ND does not apply"
     return compute.training_flops(params, model["train_tokens"]), ""
