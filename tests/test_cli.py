@@ -218,3 +218,55 @@ def test_rlhf_memory_methods(root, capsys):
     assert dpo["total_bytes_per_gpu"] < ppo["total_bytes_per_gpu"]
     code, _, err = run(capsys, "rlhf-memory", *args, "--group", "4")
     assert code == 2 and "--group" in err
+
+
+@pytest.fixture
+def moe_data(data_copy):
+    """A copy of data/, whose DeepSeek-V3 rows carry the active count (report abstract: 37B)
+    and the MoE and MLA widths of config_671B.json."""
+    return data_copy
+
+
+def test_budget_costs_a_mixture_of_experts_by_its_active_parameters(moe_data, capsys):
+    result = run_json(capsys, "budget", "--model", "deepseek v3", "--data", str(moe_data))
+    assert result["params"] == 671e9 and result["active_params"] == 37e9
+    assert result["flops"] == pytest.approx(6 * 37e9 * 14.8e12)
+
+
+def test_budget_refuses_a_mixture_of_experts_without_active_parameters(data_copy, capsys):
+    row = 1 + next(
+        i for i, line in enumerate((data_copy / "models.csv").read_text().splitlines())
+        if line.startswith("DeepSeek-V3,")
+    )  # fmt: skip
+    edit_cell(data_copy / "models.csv", row, "active_params", "")
+    edit_cell(data_copy / "models.csv", row, "active_params_basis", "")
+    code, _, err = run(capsys, "budget", "--model", "DeepSeek-V3", "--data", str(data_copy))
+    assert code == 2 and "mixture of experts" in err and "active" in err
+    assert "Traceback" not in err
+
+
+def test_memory_serves_a_mixture_of_experts(moe_data, capsys):
+    result = run_json(
+        capsys,
+        "memory",
+        "--model",
+        "DeepSeek-V3",
+        "--precision",
+        "fp8",
+        "--context",
+        "1000",
+        "--data",
+        str(moe_data),
+    )
+    assert result["weight_bytes"] == 671e9  # all experts must be held
+    assert result["active_params"] == 37e9
+    # MLA: (512 + 64) values per layer per token, 61 layers, fp16 cache by default
+    assert result["kv_cache_bytes"] == 1000 * 61 * 576 * 2
+    # one token reads its routed experts only: about 37/671 of the weights
+    assert result["decode_weight_bytes_per_token"] < 0.06 * result["weight_bytes"]
+
+
+@pytest.mark.parametrize("name", ["A100-80GB", "a100 80gb", "a100_80GB"])
+def test_chip_names_ignore_case_spaces_and_hyphens(name, capsys):
+    result = run_json(capsys, "budget", "--params", "7e9", "--tokens", "1e12", "--chip", name)
+    assert result["chip"] == "A100 80GB"

@@ -82,3 +82,47 @@ def test_catalog_integers_do_not_overflow():
 
     flops = compute.training_flops(np.int64(65_200_000_000), np.int64(1_400_000_000_000))
     assert flops == pytest.approx(6 * 65.2e9 * 1.4e12)
+
+
+# DeepSeek-V3 technical report (arXiv:2412.19437), Abstract and Table 1: 37B activated
+# parameters, 14.8T tokens, 2.664M H800 GPU-hours for pre-training, 2.788M in all.
+V3_ACTIVE, V3_TOKENS = 37e9, 14.8e12
+V3_PRETRAIN_HOURS, V3_TOTAL_HOURS = 2.664e6, 2.788e6
+
+
+def test_deepseek_v3_pretraining_compute_is_active_params_times_tokens():
+    flops = compute.training_flops(V3_ACTIVE, V3_TOKENS)
+    assert flops == pytest.approx(3.29e24, rel=0.01)
+    # with total parameters it would be 671/37 = 18x more
+    assert compute.training_flops(671e9, V3_TOKENS) / flops == pytest.approx(18.1, rel=0.01)
+    # 2.664M GPU-hours at a dense BF16 peak P imply u = C / (P · hours · 3600). hardware.csv
+    # has no sourced H800 peak; taking the H100 SXM's 989.5 TFLOP/s as an assumed stand-in,
+    # active parameters give a plausible 35%, total parameters an impossible > 100%.
+    u = compute.implied_mfu(flops, 1, 989.5e12, V3_PRETRAIN_HOURS * 3600)
+    assert 0.3 < u < 0.4
+    assert (
+        compute.implied_mfu(
+            compute.training_flops(671e9, V3_TOKENS), 1, 989.5e12, V3_PRETRAIN_HOURS * 3600
+        )
+        > 1
+    )
+    assert V3_PRETRAIN_HOURS < V3_TOTAL_HOURS
+
+
+def test_per_token_flops_count_only_the_routed_experts():
+    from llmbook.architecture import Shape
+
+    dense = Shape(layers=4, d_model=64, heads=4, vocab_size=1000, ffn_dim=256)
+    one_expert = Shape(**{**dense.__dict__, "n_experts": 1, "experts_per_token": 1})
+    router = 3 * 2 * 4 * 64  # training ×3, 2 FLOPs per weight, 4 layers of a 64 × 1 router
+    a = compute.training_flops_per_token_chinchilla(dense, 128)
+    b = compute.training_flops_per_token_chinchilla(one_expert, 128)
+    assert b - a == router
+    # eight experts, two per token: the feed-forward work of two experts, not eight
+    sparse = Shape(**{**dense.__dict__, "n_experts": 8, "experts_per_token": 2})
+    ffn = 3 * 2 * 4 * 3 * 64 * 256  # training ×3, 2 FLOPs per weight, 4 layers, one expert
+    c = compute.training_flops_per_token_chinchilla(sparse, 128)
+    assert c - a == ffn + 3 * 2 * 4 * 64 * 8
+    k_dense = compute.forward_flops_per_token_kaplan(dense, 128)
+    k_sparse = compute.forward_flops_per_token_kaplan(sparse, 128)
+    assert k_sparse - k_dense == 2 * 4 * (3 * 64 * 256 + 64 * 8)

@@ -217,3 +217,27 @@ def test_sci_and_formatted():
         "b": ["1.00×10²³", "2.00×10²⁴"],
         "c": ["x", ""],
     }
+
+
+def test_rental_cost_prices_chip_hours_and_says_what_is_missing():
+    # DeepSeek-V3 report §1 Table 1: 2,788K H800 GPU-hours at $2 per GPU-hour, $5.576M
+    run = pd.Series({"chip_hours": 2.788e6, "price_usd_per_chip_hour": 2.0})
+    cost, why = cv.rental_cost(run)
+    assert cost == pytest.approx(5.576e6) and why == ""
+    assert cv.rental_cost(pd.Series({"chip_hours": 2.788e6}))[0] is None
+    no_time = pd.Series({"price_usd_per_chip_hour": 2.0})
+    assert cv.rental_cost(no_time) == (None, "no chip-hours")
+
+
+def test_active_params_of_a_row_and_the_refusal_of_a_moe_without_them():
+    assert cv.active_params(pd.Series({"params": 7e9, "moe": False})) == (7e9, "")
+    v3 = pd.Series({"params": 671e9, "active_params": 37e9, "moe": True})
+    assert cv.active_params(v3) == (37e9, "")
+    for missing in (None, float("nan"), pd.NA):
+        n, why = cv.active_params(pd.Series({"params": 671e9, "active_params": missing,
+                                             "moe": True}))  # fmt: skip
+        assert n is None and "active" in why
+    # 6ND of a MoE uses the active count, never the total
+    row = v3.copy()
+    row["train_tokens"] = 14.8e12
+    assert cv.six_nd(row)[0] == 6 * 37e9 * 14.8e12

@@ -188,3 +188,14 @@ def test_figures_draw(models, shapes, hardware):
     comparison = deployment.compare_reports(reports, models, shapes)
     assert deployment.comparison_figure(comparison).axes[0].get_yscale() == "log"
     matplotlib.pyplot.close("all")
+
+
+def test_a_mixture_of_experts_is_capacity_bound_but_bandwidth_cheap():
+    dense = Shape(layers=8, d_model=512, heads=8, vocab_size=1000, ffn_dim=2048)
+    moe = Shape(**{**dense.__dict__, "n_experts": 16, "experts_per_token": 1})
+    args = dict(fmt="bf16", tokens=100, memory_gb=0.05, bandwidth_gb_s=1000)
+    a = deployment.serving_profile(param_counts(dense)["total"], dense, **args)
+    b = deployment.serving_profile(param_counts(moe)["total"], moe, **args)
+    assert b["chips"] > 5 * a["chips"]  # all sixteen experts must be held
+    assert b["read_share"] < a["read_share"] / 5  # one of them is read per token
+    assert b["read_bytes_per_step"] < 2 * a["read_bytes_per_step"]

@@ -103,3 +103,20 @@ def test_lineage_edges_and_figure(models):
     fig = landscape.lineage_figure(models)
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert {"A 7B", "C chat"} <= texts
+
+
+def test_moe_table_separates_total_and_active_parameters():
+    frame = pd.DataFrame(
+        {
+            "model": ["Dense", "Sparse", "Unknown"],
+            "released": pd.to_datetime(["2024-01-01", "2024-12-01", "2023-06-01"]),
+            "moe": pd.array([False, True, True], dtype="boolean"),
+            "params": [7e9, 671e9, 47e9],
+            "active_params": [7e9, 37e9, None],
+        }
+    )
+    table = landscape.moe_table(frame)
+    assert table.index.tolist() == ["Unknown", "Sparse"]  # MoE rows only, by release
+    assert table.loc["Sparse"].tolist() == ["2024-12", "671.0B", "37.0B", "6%"]
+    assert table.loc["Unknown", "active params"] == "not in catalog"
+    assert table.loc["Unknown", "active share"] == ""

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmbook import catalog, memory, peft
-from llmbook.architecture import Shape
+from llmbook.architecture import Shape, active_params, param_counts
 
 
 def test_bits_per_weight_of_quantised_formats():
@@ -86,3 +86,71 @@ def test_kv_cache_is_linear_in_tokens_and_gqa_aware(layers, kv, t):
     gqa = Shape(layers=layers, d_model=1024, heads=8, kv_heads=kv, vocab_size=10)
     assert memory.kv_cache_bytes(mha, 2 * t) == 2 * memory.kv_cache_bytes(mha, t)
     assert memory.kv_cache_bytes(gqa, t) * 8 == memory.kv_cache_bytes(mha, t) * kv
+
+
+def test_kv_cache_follows_the_attention_kind():
+    mha = Shape(layers=2, d_model=64, heads=8, vocab_size=100)
+    gqa = Shape(**{**mha.__dict__, "kv_heads": 2, "attention": "gqa"})
+    mqa = Shape(**{**mha.__dict__, "kv_heads": 1, "attention": "mqa"})
+    mla = Shape(
+        **{
+            **mha.__dict__,
+            "attention": "mla",
+            "head_dim": 12,
+            "kv_lora_rank": 16,
+            "rope_head_dim": 4,
+            "v_head_dim": 8,
+        }
+    )
+    per = memory.kv_cache_bytes_per_token
+    assert per(mha, "fp16") == 2 * 2 * 8 * 8 * 2
+    assert per(gqa, "fp16") == per(mha, "fp16") / 4
+    assert per(mqa, "fp16") == per(mha, "fp16") / 8
+    assert per(mla, "fp16") == 2 * (16 + 4) * 2  # the latent and the shared RoPE key only
+
+
+def test_deepseek_v3_mla_caches_576_values_per_layer():
+    # config_671B.json: kv_lora_rank 512, qk_rope_head_dim 64, 61 layers
+    v3 = Shape(
+        layers=61,
+        d_model=7168,
+        heads=128,
+        vocab_size=129280,
+        head_dim=192,
+        attention="mla",
+        kv_lora_rank=512,
+        q_lora_rank=1536,
+        rope_head_dim=64,
+        v_head_dim=128,
+    )
+    assert memory.kv_values_per_token_per_layer(v3) == 576
+    assert memory.kv_cache_bytes_per_token(v3, "bf16") == 61 * 576 * 2
+
+
+def test_sliding_window_layers_cap_the_cache_at_the_window():
+    s = Shape(layers=6, d_model=64, heads=4, vocab_size=100, sliding_window=1024, sliding_layers=5)
+    per_layer = memory.kv_values_per_token_per_layer(s) * 2
+    assert memory.kv_cache_bytes(s, 512, fmt="fp16") == 6 * 512 * per_layer
+    assert memory.kv_cache_bytes(s, 8192, fmt="fp16") == (8192 + 5 * 1024) * per_layer
+
+
+def test_moe_decoding_reads_only_active_weights():
+    dense = Shape(layers=4, d_model=64, heads=4, vocab_size=1000, ffn_dim=256)
+    moe = Shape(**{**dense.__dict__, "n_experts": 8, "experts_per_token": 2})
+    # a dense model reads all but the unused embedding rows
+    assert memory.decode_bytes_per_token(dense, "bf16") == 2 * (
+        param_counts(dense)["total"] - 1000 * 64 + 64
+    )
+    moe_read = memory.decode_bytes_per_token(moe, "bf16")
+    assert moe_read == 2 * (active_params(moe) - 1000 * 64 + 64)
+    assert moe_read < memory.weight_bytes(param_counts(moe)["total"], "bf16") / 2
+
+
+def test_sparse_models_table_counts_mixtral_and_explains_incomplete_rows():
+    table = memory.sparse_models_table(catalog.load("architectures"))
+    mixtral = table.loc["Mixtral-8x7B"]
+    assert (mixtral["total params"], mixtral["active params"]) == ("46.7B", "12.9B")
+    assert mixtral["KV cache per token"] == "128 KiB"  # 32 layers · 2 · 8 heads · 128 · 2 B
+    for _, row in table.iterrows():  # every row is either counted or says why not
+        assert bool(row["total params"]) != bool(row["note"])
+    assert "nan" not in table.to_string().lower()

@@ -192,3 +192,15 @@ def test_figures_draw(models):
     fig = sp.isoflop_figure(table, ("GLM-130B", "LLaMA-7B"))
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
     plt.close(fig)
+
+
+def test_scale_table_costs_a_mixture_of_experts_by_its_active_parameters(models):
+    table = sp.scale_table(models).set_index("model")
+    # without an active count the MoE keeps its place (total params) but gets no budget
+    assert pd.isna(table.loc["Big MoE", "flops"]) and pd.isna(table.loc["Big MoE", "active_params"])
+    assert table.loc["LLaMA-7B", "active_params"] == table.loc["LLaMA-7B", "params"]
+    with_active = models.assign(active_params=[None, None, 20e9, None, None])
+    table = sp.scale_table(with_active).set_index("model")
+    moe = table.loc["Big MoE"]
+    assert moe["flops"] == 6 * 20e9 * moe["tokens"]
+    assert moe["tokens_per_active_param"] == pytest.approx(10 * moe["tokens_per_param"])

@@ -319,7 +319,8 @@ class NotFound(LookupError):
 
 
 def lookup(table: str, name: str, data: Path | None = None) -> pd.Series:
-    """The row of ``table`` whose key (first primary-key column) equals ``name``, ignoring case.
+    """The row of ``table`` whose key (first primary-key column) equals ``name``, ignoring case
+    (and, failing that, spaces, hyphens and underscores when only one row then matches).
 
     Raises NotFound listing the nearest existing names (difflib similarity).
     """
@@ -331,6 +332,11 @@ def lookup(table: str, name: str, data: Path | None = None) -> pd.Series:
     folded = keys.str.casefold()
     hit = frame[folded == name.strip().casefold()]
     if len(hit):
+        return hit.iloc[0]
+    # then ignoring spaces, hyphens and underscores: "a100 80gb" finds "A100 80GB"
+    loose = folded.str.replace(r"[\s_-]+", "", regex=True)
+    hit = frame[loose == re.sub(r"[\s_-]+", "", name.strip().casefold())]
+    if len(hit) == 1:
         return hit.iloc[0]
     close = difflib.get_close_matches(name.strip().casefold(), folded.tolist(), n=5, cutoff=0.3)
     nearest = [keys[folded == c].iloc[0] for c in close]

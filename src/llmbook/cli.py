@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from llmbook import catalog, compute, cost_views, memory, peft, scaling, sft
-from llmbook.architecture import Shape, param_counts
+from llmbook.architecture import Shape, active_params, param_counts
 
 
 class UsageError(Exception):
@@ -135,7 +135,22 @@ def cmd_memory(args) -> dict:
             params = float(param_counts(shape)["total"])
             out["params_from_shape"] = True
         out |= {"model": name, "params": params}
+        is_moe = bool(shape.n_experts) or ("moe" in row and bool(row["moe"]))
+        if "active_params" in row and not pd.isna(row["active_params"]):
+            out["active_params"] = float(row["active_params"])
+        elif not is_moe:
+            out["active_params"] = params
+        elif shape.n_experts:
+            out["active_params"] = float(active_params(shape))
+            out["active_params_from_shape"] = True
+        else:
+            out["active_params"] = None  # a mixture of experts whose experts the catalog lacks
         out["weight_bytes"] = memory.weight_bytes(params, args.precision)
+        if not is_moe or shape.n_experts:
+            # decoding reads the active weights once per token (plus the KV cache)
+            out["decode_weight_bytes_per_token"] = memory.decode_bytes_per_token(
+                shape, args.precision, params
+            )
         context = args.context or shape.context_length
         if context:
             out |= {"context": int(context), "batch": args.batch}
@@ -145,6 +160,7 @@ def cmd_memory(args) -> dict:
     elif args.params:
         out |= {
             "params": args.params,
+            "active_params": args.params,
             "weight_bytes": memory.weight_bytes(args.params, args.precision),
         }
     else:

@@ -7,7 +7,7 @@ FLOP/s divided by the hardware's peak (Chowdhery et al. 2022, PaLM, Appendix B).
 
 from __future__ import annotations
 
-from llmbook.architecture import Shape, non_embedding_params
+from llmbook.architecture import Shape, active_params, attention_params, param_counts
 
 #: Training FLOPs per parameter per token: forward 2 + backward 4 (Kaplan et al. 2020, §2.1).
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6
@@ -34,7 +34,9 @@ def _floats(*values) -> list[float]:
 
 
 def training_flops(params: float, tokens: float) -> float:
-    """C = 6·N·D: training FLOPs of a dense transformer, attention excluded (Kaplan 2020 §2.1)."""
+    """C = 6·N·D: training FLOPs of a transformer, attention excluded (Kaplan 2020 §2.1).
+
+    For a mixture of experts N is the active parameter count (cost_views.active_params)."""
     _positive(params=params, tokens=tokens)
     params, tokens = _floats(params, tokens)
     return TRAIN_FLOPS_PER_PARAM_TOKEN * params * tokens
@@ -51,12 +53,15 @@ def hardware_flops(params: float, tokens: float, recompute: bool = True) -> floa
 def forward_flops_per_token_kaplan(shape: Shape, context: int) -> float:
     """Kaplan et al. 2020, Table 1: C_forward ≈ 2·N + 2·n_layer·n_ctx·d_attn per token.
 
-    N is the non-embedding parameter count; d_attn = heads · head_dim; the second term is the
-    attention-score and weighted-sum work, which 6·N·D leaves out.
+    N is the non-embedding parameter count (the active one for a mixture of experts);
+    d_attn = heads · head_dim; the second term is the attention-score and weighted-sum work,
+    which 6·N·D leaves out.
     """
     _positive(context=context)
     d_attn = shape.heads * shape.n_head_dim
-    return 2 * non_embedding_params(shape) + 2 * shape.layers * context * d_attn
+    counts = param_counts(shape)
+    active_non_embedding = active_params(shape) - counts["embedding"] - counts["head"]
+    return 2 * active_non_embedding + 2 * shape.layers * context * d_attn
 
 
 def training_flops_per_token_chinchilla(shape: Shape, context: int) -> float:
@@ -72,11 +77,23 @@ def training_flops_per_token_chinchilla(shape: Shape, context: int) -> float:
     s, d, q, V = context, shape.d_model, shape.heads * shape.n_head_dim, shape.vocab_size
     kv = shape.n_kv_heads * shape.n_head_dim
     ffn_matrices = 3 if shape.gated else 2
-    per_layer = (
-        2 * s * d * (q + 2 * kv)  # query, key, value projections
-        + 2 * s * s * q  # query-key logits
+    scores = (
+        2 * s * s * q  # query-key logits
         + 3 * shape.heads * s * s  # softmax
         + 2 * s * s * q  # softmax @ values
+    )
+    if shape.n_experts or shape.attention == "mla":
+        # Mixture of experts / latent attention: each weight a token passes through is one
+        # multiply-add (2 FLOPs): all attention projections, the routed experts it is sent to
+        # (experts_per_token), the shared experts, the router.
+        counts = param_counts(shape)
+        used_ffn = counts["ffn"] - (counts["total"] - active_params(shape))
+        linear = 2 * s * (shape.layers * attention_params(shape) + used_ffn)
+        forward = 2 * s * V * d + shape.layers * scores + linear + 2 * s * d * V
+        return 3 * forward / s
+    per_layer = (
+        2 * s * d * (q + 2 * kv)  # query, key, value projections
+        + scores
         + 2 * s * q * d  # output projection
         + 2 * s * ffn_matrices * d * shape.n_ffn  # feed-forward
     )

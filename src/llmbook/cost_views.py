@@ -107,6 +107,20 @@ def run_chip_hours(run: pd.Series) -> tuple[float | None, str]:
     return compute.chip_hours(run["chip_count"], days * compute.SECONDS_PER_DAY), f"chips × {basis}"
 
 
+def rental_cost(run: pd.Series) -> tuple[float | None, str]:
+    """Dollars of a run priced as its developers price it: chip-hours (:func:`run_chip_hours`)
+    times the ``price_usd_per_chip_hour`` cell of ``training_runs``; None and why when either
+    is missing. Only the final run's chip time: research, ablations, data and hardware
+    ownership are outside it."""
+    hours, _basis = run_chip_hours(run)
+    price = run.get("price_usd_per_chip_hour")
+    if hours is None:
+        return None, "no chip-hours"
+    if _missing(price):
+        return None, "no rental price in training_runs.csv"
+    return hours * float(price), ""
+
+
 def mfu_from_chip_hours(flops: float, chip_hours: float, peak_flops_per_s: float) -> float:
     """u = C / (P · chip-seconds): compute.implied_mfu with the chips folded into the hours."""
     return compute.implied_mfu(flops, 1, peak_flops_per_s, chip_hours * SECONDS_PER_HOUR)

@@ -484,3 +484,39 @@ def _base_of(name: str, models: pd.DataFrame) -> str | None:
         return None
     base = models.loc[name, "base_model"]
     return None if pd.isna(base) else str(base)
+
+
+def serving_profile(
+    params: float,
+    shape: Shape,
+    fmt: str,
+    tokens: int,
+    memory_gb: float,
+    bandwidth_gb_s: float,
+    batch: int = 1,
+    kv_fmt: str = "fp16",
+    reserve: float = 0.1,
+) -> dict[str, float]:
+    """Capacity against bandwidth for serving ``params`` weights of ``shape`` on one kind of chip.
+
+    Capacity: ``chips`` = how many chips of ``memory_gb`` (keeping ``reserve`` free) hold all
+    the weights (the total count: every expert must be resident) plus the KV cache of
+    ``batch`` sequences of ``tokens``. Bandwidth: one decoding step reads the active weights
+    once (memory.decode_bytes_per_token) and each sequence's cache; with the step spread over
+    those chips, ``tokens_per_s_bound`` = chips · bandwidth / bytes read, per sequence. A mixture
+    of experts needs many chips to hold but reads few bytes per token: capacity-bound,
+    bandwidth-cheap. Returns bytes, ``chips`` and the bound.
+    """
+    weights = memory.weight_bytes(params, fmt)
+    cache = memory.kv_cache_bytes(shape, tokens, batch, kv_fmt)
+    usable = memory_gb * GB * (1 - reserve)
+    chips = math.ceil((weights + cache) / usable)
+    read = memory.decode_bytes_per_token(shape, fmt, params) + cache
+    return {
+        "weight_bytes": weights,
+        "kv_cache_bytes": cache,
+        "read_bytes_per_step": read,
+        "read_share": read / (weights + cache),
+        "chips": chips,
+        "tokens_per_s_bound": chips * memory.decode_tokens_per_s_memory_bound(read, bandwidth_gb_s),
+    }

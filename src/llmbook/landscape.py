@@ -296,3 +296,29 @@ def lineage_figure(models: pd.DataFrame):
     ax.legend(handles=handles, loc="lower center", ncols=2, fontsize=8, bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout()
     return fig
+
+
+def moe_table(models: pd.DataFrame) -> pd.DataFrame:
+    """The mixture-of-experts rows of ``models``, for readers: release month, total parameters
+    (what memory must hold), active parameters (what each token computes with, from the
+    ``active_params`` column when the catalog has it) and the active share. A missing active
+    count reads "not in catalog". Sorted by release; indexed by model."""
+    moe = models[models["moe"].astype(object).fillna(False).astype(bool)]
+    moe = moe.sort_values(["released", "model"], na_position="last")
+    active = moe["active_params"] if "active_params" in moe else pd.Series(None, index=moe.index)
+
+    def billions(value) -> str:
+        return "not in catalog" if pd.isna(value) else f"{float(value) / 1e9:,.1f}B"
+
+    share = [
+        "" if pd.isna(a) or pd.isna(p) else f"{float(a) / float(p):.0%}"
+        for a, p in zip(active, moe["params"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "released": pd.to_datetime(moe["released"]).dt.strftime("%Y-%m").fillna(""),
+            "total params": moe["params"].map(billions),
+            "active params": active.map(billions),
+            "active share": share,
+        }
+    ).set_axis(moe["model"].astype(str), axis=0)

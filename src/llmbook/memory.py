@@ -6,7 +6,7 @@ All results are in bytes. GPU memory sizes in ``hardware.csv`` are the vendor's 
 
 from __future__ import annotations
 
-from llmbook.architecture import Shape
+from llmbook.architecture import Shape, active_params, param_counts
 from llmbook.compute import _floats, _positive
 
 #: Bytes per value of plain number formats.
@@ -103,8 +103,23 @@ def activation_bytes(
     return (shape.layers + shape.encoder_layers) * per_layer[recompute]
 
 
+def kv_values_per_token_per_layer(shape: Shape) -> int:
+    """Values one attention layer caches per token, by attention kind.
+
+    Multi-head, grouped-query and multi-query attention cache a key and a value per KV head:
+    2 · kv_heads · head_dim (kv_heads = heads, a group's count, or 1). Multi-head latent
+    attention (DeepSeek-V2 §2.1.2) caches one compressed latent and one shared RoPE key:
+    kv_lora_rank + rope_head_dim (DeepSeek-V3: 512 + 64 = 576, against 2·128·192 = 49,152
+    for the same heads in plain multi-head attention).
+    """
+    if shape.attention == "mla":
+        return shape.kv_lora_rank + shape.rope_head_dim
+    return 2 * shape.n_kv_heads * shape.n_head_dim
+
+
 def kv_cache_bytes_per_token(shape: Shape, fmt: str = "fp16") -> float:
-    """Bytes cached per token, all layers: 2 · layers · kv_heads · head_dim · bytes.
+    """Bytes of keys and values cached per token over all layers, for a context no longer than
+    any sliding window (see :func:`kv_cache_bytes` for longer ones).
 
     Grouped-query and multi-query attention cache only ``kv_heads`` heads, which is why
     Llama-3-8B (32 layers, 8 KV heads of 128) needs 128 KiB per token in fp16, not 512 KiB.
@@ -112,22 +127,39 @@ def kv_cache_bytes_per_token(shape: Shape, fmt: str = "fp16") -> float:
     (``kv_lora_rank``) and the rotary key shared by all heads (``rope_head_dim``):
     (c + r) · layers · bytes (DeepSeek-V2 paper, §2.1; 576 values per layer for DeepSeek-V2/V3).
     """
-    if shape.attention == "mla":
-        per_layer = shape.kv_lora_rank + shape.rope_head_dim
-    else:
-        per_layer = 2 * shape.n_kv_heads * shape.n_head_dim
-    return shape.layers * per_layer * bits_per_weight(fmt) / 8
+    return shape.layers * kv_values_per_token_per_layer(shape) * bits_per_weight(fmt) / 8
 
 
 def kv_cache_bytes(shape: Shape, tokens: int, batch: int = 1, fmt: str = "fp16") -> float:
-    """KV-cache bytes for ``batch`` sequences of ``tokens`` tokens. Layers with a sliding
-    window (``sliding_layers`` of them) keep only the last ``sliding_window`` tokens."""
+    """KV-cache bytes for ``batch`` sequences of ``tokens`` tokens.
+
+    ``sliding_layers`` of the ``layers`` attend to the last ``sliding_window`` tokens only, so
+    they cache at most that many (Gemma 3: five local layers per global one); the others cache
+    every token.
+    """
     _positive(tokens=tokens, batch=batch)
-    per_layer = kv_cache_bytes_per_token(shape, fmt) / shape.layers
-    kept = (shape.layers - shape.sliding_layers) * float(tokens)
-    if shape.sliding_layers:
-        kept += shape.sliding_layers * float(min(tokens, shape.sliding_window or tokens))
-    return per_layer * kept * float(batch)
+    per_layer = kv_values_per_token_per_layer(shape) * bits_per_weight(fmt) / 8
+    sliding = (shape.sliding_layers or 0) if shape.sliding_window else 0
+    window = min(float(tokens), float(shape.sliding_window)) if sliding else 0.0
+    positions = (shape.layers - sliding) * float(tokens) + sliding * window
+    return per_layer * positions * float(batch)
+
+
+def decode_bytes_per_token(shape: Shape, fmt: str = "bf16", params: float | None = None) -> float:
+    """Weight bytes read to generate one token: every active parameter once (a mixture of
+    experts reads only its routed experts, shared experts, attention and dense layers), plus
+    the input-embedding row (one of vocab_size) instead of the whole table; the output head is
+    read in full. ``params`` (a reported total) rescales the shape's count when given.
+
+    The KV cache read per token is on top: add :func:`kv_cache_bytes` for the context.
+    """
+    counts = param_counts(shape)
+    read = active_params(shape) - counts["embedding"] + shape.d_model
+    if counts["head"] == 0:  # tied: the table is read in full as the output head
+        read += counts["embedding"]
+    if params is not None:
+        read *= float(params) / counts["total"]
+    return read * bits_per_weight(fmt) / 8
 
 
 GB = 1e9
@@ -186,3 +218,64 @@ def decode_tokens_per_s_compute_bound(params: float, peak_tflops: float, batch: 
     shared by the ``batch`` sequences decoded together (the figure returned is per sequence)."""
     _positive(params=params, peak_tflops=peak_tflops, batch=batch)
     return float(peak_tflops) * 1e12 / (2 * float(params)) / batch
+
+
+def shape_missing_mla(row) -> bool:
+    """Whether an architectures row uses MLA but lacks kv_lora_rank or rope_head_dim."""
+    import pandas as pd
+
+    if row.get("attention") != "mla":
+        return False
+    return any(pd.isna(row.get(c)) for c in ("kv_lora_rank", "rope_head_dim"))
+
+
+def sparse_models_table(architectures, models=None, fmt: str = "bf16"):
+    """Mixture-of-experts and latent-attention rows of ``architectures``, for readers.
+
+    One row per model with ``n_experts`` or MLA: experts (routed, per token, shared), total and
+    active parameters from the shape (architecture.param_counts / active_params), the active
+    share, the attention kind and the KV-cache bytes per token (all layers, ``fmt``). A row whose
+    shape cannot be counted (an MLA row without kv_lora_rank) keeps empty number cells and says
+    why in ``note``. Returns a DataFrame of strings indexed by model.
+    """
+    import pandas as pd
+
+    def count(value: float) -> str:
+        return f"{value / 1e9:.1f}B" if value >= 1e9 else f"{value / 1e6:.0f}M"
+
+    def integer(value) -> str:
+        return "" if value is None or pd.isna(value) else f"{int(value)}"
+
+    rows = []
+    chosen = architectures[
+        architectures["n_experts"].notna() | (architectures["attention"] == "mla")
+    ]
+    for _, row in chosen.iterrows():
+        out = {
+            "model": row["model"],
+            "routed experts": integer(row["n_experts"]),
+            "per token": integer(row["experts_per_token"]),
+            "shared": integer(row.get("shared_experts")),
+            "attention": str(row["attention"]).upper(),
+            "total params": "",
+            "active params": "",
+            "active share": "",
+            "KV cache per token": "",
+            "note": "",
+        }
+        try:
+            shape = Shape.from_row(row.to_dict())
+            total, active = param_counts(shape)["total"], active_params(shape)
+            kv = kv_cache_bytes_per_token(shape, fmt)
+        except ValueError as error:
+            mla_incomplete = shape_missing_mla(row)
+            out["note"] = "no MLA widths in architectures.csv" if mla_incomplete else str(error)
+        else:
+            out |= {
+                "total params": count(total),
+                "active params": count(active),
+                "active share": f"{active / total:.0%}",
+                "KV cache per token": f"{kv / 1024:.0f} KiB",
+            }
+        rows.append(out)
+    return pd.DataFrame(rows).set_index("model")

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from llmbook import compute, scaling, style
+from llmbook import compute, cost_views, scaling, style
 from llmbook.compute import PFLOP_S_DAY, _positive
 
 #: An allocation rule: compute budget C (FLOPs) -> (N_opt parameters, D_opt tokens).
@@ -120,7 +120,9 @@ def scale_table(models: pd.DataFrame, ratio: float | None = None) -> pd.DataFram
     """One row per model that publishes both its size and its training tokens.
 
     Columns: model, stage, architecture, moe, candidate (the article's name, or ""), params,
-    tokens, tokens_per_param (D/N), flops (6·N·D), and undertrained (D/N below ``ratio`` by more
+    tokens, tokens_per_param (D/N), active_params (cost_views.active_params: the parameters a token
+    uses, NaN for a mixture of experts without its count), tokens_per_active_param, flops
+    (6·N_active·D, NaN where N_active is unknown), and undertrained (D/N below ``ratio`` by more
     than UNDERTRAINED_TOLERANCE; ``ratio`` defaults to Chinchilla Approach 1's). Sorted by tokens
     per parameter.
     """
@@ -140,9 +142,16 @@ def scale_table(models: pd.DataFrame, ratio: float | None = None) -> pd.DataFram
             "tokens_per_param": [
                 scaling.tokens_per_param(n, d) for n, d in zip(params, tokens, strict=True)
             ],
-            "flops": [compute.training_flops(n, d) for n, d in zip(params, tokens, strict=True)],
         }
     )
+    # a mixture of experts without its active count is not costed (NaN)
+    active = [cost_views.active_params(row)[0] for _, row in rows.iterrows()]
+    table["active_params"] = [float("nan") if n is None else n for n in active]
+    table["tokens_per_active_param"] = table["tokens"] / table["active_params"]
+    table["flops"] = [
+        compute.training_flops(n, d) if n == n else float("nan")
+        for n, d in zip(table["active_params"], tokens, strict=True)
+    ]
     table["undertrained"] = table["tokens_per_param"] < ratio * (1 - UNDERTRAINED_TOLERANCE)
     return table.sort_values(["tokens_per_param", "model"]).reset_index(drop=True)
 
