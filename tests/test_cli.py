@@ -270,3 +270,41 @@ def test_memory_serves_a_mixture_of_experts(moe_data, capsys):
 def test_chip_names_ignore_case_spaces_and_hyphens(name, capsys):
     result = run_json(capsys, "budget", "--params", "7e9", "--tokens", "1e12", "--chip", name)
     assert result["chip"] == "A100 80GB"
+
+
+@pytest.mark.parametrize(
+    "folder, expected",
+    [("missing", "datapackage.json not found"), ("malformed", "is not valid JSON")],
+)
+def test_validate_a_bad_folder_is_one_line_and_exit_2(tmp_path, capsys, folder, expected):
+    target = tmp_path / folder
+    target.mkdir()
+    if folder == "malformed":
+        (target / "datapackage.json").write_text("{not json", encoding="utf-8")
+    code, _, err = run(capsys, "validate", "--data", str(target))
+    assert code == 2 and expected in err and str(target) in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_validate_accepts_a_relative_data_path(root, capsys, monkeypatch):
+    monkeypatch.chdir(root)
+    code, out, _ = run(capsys, "validate", "--data", "data")
+    assert code == 0 and "valid" in out
+
+
+def test_usage_errors_are_one_line_and_options_are_not_abbreviated(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["budget", "--par", "7e9", "--tokens", "1e12"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1 and "--par" in err
+
+
+def test_json_never_carries_infinity(capsys):
+    code, out, err = run(capsys, "budget", "--params", "1e308", "--tokens", "1e308", "--json")
+    assert code == 2 and out == "" and "overflows" in err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("llmbook ")

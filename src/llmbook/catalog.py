@@ -42,6 +42,10 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+class PackageError(ValueError):
+    """The data package itself (its folder or ``datapackage.json``) cannot be read."""
+
+
 class DataError(ValueError):
     """The data package does not satisfy its schema."""
 
@@ -90,13 +94,24 @@ def schema(table: str, data: Path | None = None) -> dict:
 
 def validate(data: Path | None = None) -> None:
     """Validate the whole data package (every table, keys across tables); raise DataError."""
-    from frictionless import Package, system
+    from frictionless import FrictionlessException, Package, system
 
-    data = data or paths.data_dir()
+    data = Path(data or paths.data_dir()).resolve()
     descriptor = data / paths.DATAPACKAGE
-    with system.use_context(trusted=False):
-        package = Package(str(descriptor), basepath=str(data))
-        report = package.validate()
+    if not descriptor.is_file():
+        raise FileNotFoundError(
+            f"{descriptor} not found: give the folder that holds the data package"
+        )
+    try:
+        json.loads(descriptor.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PackageError(f"{descriptor} is not valid JSON ({error})") from None
+    try:
+        with system.use_context(trusted=False):
+            package = Package(str(descriptor), basepath=str(data))
+            report = package.validate()
+    except FrictionlessException as error:
+        raise PackageError(f"{descriptor}: {error.error.note}") from None
     if report.valid:
         problems = active_params_problems(data)
         if problems:

@@ -328,9 +328,28 @@ def cmd_models(args) -> dict:
     return {"models": shown.astype(object).where(shown.notna(), None).to_dict("records")}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``llmbook: ...``) and exit status 2, and no
+    option may be abbreviated (``--par`` is not ``--params``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog.split()[0]} --help)\n")
+
+
+def _version() -> str:
+    from llmbook import __version__
+
+    return f"llmbook {__version__}"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llmbook", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="llmbook", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
@@ -431,9 +450,16 @@ def _format(value) -> str:
     return "" if value is None else str(value)
 
 
+def _finite(result: dict) -> None:
+    """Refuse a result holding an infinite or undefined number (inputs that overflow)."""
+    for key, value in result.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{key} overflows (inputs too large for a float); use smaller inputs")
+
+
 def _print(result: dict, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(result, ensure_ascii=False, sort_keys=True))
+        print(json.dumps(result, ensure_ascii=False, sort_keys=True, allow_nan=False))
     elif "models" in result:
         print(pd.DataFrame(result["models"]).to_string(index=False, na_rep=""))
     elif "text" in result and "tokens" in result:
@@ -453,10 +479,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = args.run(args)
-    except (catalog.DataError, FileNotFoundError) as error:
+        _finite(result)
+    except catalog.DataError as error:
         print(f"llmbook {args.command}: {error}", file=sys.stderr)
         return 1
-    except (UsageError, catalog.NotFound, ValueError, NotImplementedError) as error:
+    except (
+        UsageError,
+        catalog.NotFound,
+        ValueError,
+        NotImplementedError,
+        FileNotFoundError,
+    ) as error:
         message = error.args[0] if error.args else str(error)
         print(f"llmbook {args.command}: {message}", file=sys.stderr)
         return 2
