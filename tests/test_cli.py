@@ -308,3 +308,16 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("llmbook ")
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["budget", "--model", "LLaMA-7B", "--params", "7e9"], "not both"),
+        (["budget", "--params", "7e9", "--tokens", "1e12", "--chips", "8"], "need --chip"),
+        (["budget", "--params", "7e9", "--tokens", "1e12", "--mfu", "0.5"], "need --chip"),
+    ],
+)
+def test_conflicting_or_ignored_flags_are_refused(capsys, argv, expected):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and expected in err

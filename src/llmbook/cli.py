@@ -95,6 +95,12 @@ def _chip_peak(name: str, data: Path | None) -> tuple[str, float, str]:
 
 
 def cmd_budget(args) -> dict:
+    if args.model and (args.params or args.tokens):
+        raise UsageError("give --model, or --params and --tokens, not both")
+    if not args.chip and (args.chips is not None or args.mfu is not None):
+        raise UsageError("--chips and --mfu need --chip (the chip whose peak they scale)")
+    args.chips = 1 if args.chips is None else args.chips
+    args.mfu = 0.4 if args.mfu is None else args.mfu
     if args.model:
         model, params, active, tokens = _model_params_tokens(args.model, _data(args))
     elif args.params and args.tokens:
@@ -362,8 +368,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=positive_number, help="parameters N")
     p.add_argument("--tokens", type=positive_number, help="training tokens D")
     p.add_argument("--chip", help="a chip of hardware.csv, e.g. 'A100 80GB'")
-    p.add_argument("--chips", type=positive_int, default=1, help="number of chips (default 1)")
-    p.add_argument("--mfu", type=utilisation, default=0.4, help="utilisation in (0, 1] (0.4)")
+    p.add_argument("--chips", type=positive_int, default=None, help="number of chips (default 1)")
+    p.add_argument("--mfu", type=utilisation, default=None, help="utilisation in (0, 1] (0.4)")
     p.set_defaults(run=cmd_budget)
 
     p = command("memory", "bytes of weights (and KV cache with --model)")
