@@ -89,26 +89,29 @@ CRITERION = {c.name: c for c in CRITERIA}
 
 
 def zh_share(model: str, models: pd.DataFrame, languages: pd.DataFrame) -> tuple[float, str]:
-    """Share of Chinese in ``model``'s pre-training tokens, and how it was obtained.
+    """Share of Chinese in ``model``'s pre-training data, and how it was obtained.
 
-    From the ``pretraining_languages`` table when it splits the model's tokens by language (the
-    listed scope, e.g. MOSS's further pre-training only); else 1.0 when the catalog's only
-    language is ``zh``; else 0.0 when the catalog lists languages and Chinese is not among them
-    (and none is ``mul``); else NaN (the source states no split).
+    From the ``pretraining_languages`` table: the Chinese share the source publishes (``share``
+    column, e.g. BLOOM's model card), or the Chinese fraction of the token counts it splits by
+    language (the listed scope, e.g. MOSS's further pre-training only). Otherwise 1.0 when the
+    catalog's only language is ``zh``, and NaN in every other case: a list of supported languages
+    without Chinese is not a statement that the corpus holds none (Llama 3's card puts over 5%
+    of its data in 30 other languages without splitting it). Unknown stays unknown, never 0.
     """
     rows = languages[languages["model"] == model]
-    if len(rows):
-        total = rows["tokens"].sum()
-        share = rows.loc[rows["language"] == "zh", "tokens"].sum() / total
-        return float(share), f"token split ({rows['scope'].iloc[0]})"
+    if "share" in rows.columns and rows["share"].notna().any():
+        zh = rows.loc[rows["language"] == "zh", "share"]
+        if zh.notna().any():
+            return float(zh.sum()), f"published share ({rows['scope'].iloc[0]})"
+    counted = rows[rows["tokens"].notna()] if len(rows) else rows
+    if len(counted):
+        total = counted["tokens"].astype(float).sum()
+        share = counted.loc[counted["language"] == "zh", "tokens"].astype(float).sum() / total
+        return float(share), f"token split ({counted['scope'].iloc[0]})"
     row = models.set_index("model").loc[model]
     listed = row["languages"]
-    if isinstance(listed, str) and listed:
-        codes = listed.split(";")
-        if codes == ["zh"]:
-            return 1.0, "Chinese only"
-        if "zh" not in codes and "mul" not in codes:
-            return 0.0, "Chinese not among the stated languages"
+    if isinstance(listed, str) and listed.split(";") == ["zh"]:
+        return 1.0, "Chinese only"
     return math.nan, "no split stated"
 
 
@@ -421,6 +424,33 @@ def random_weights(
     )
 
 
+#: A candidate is ranked only when at least this many of the :data:`CRITERIA` are measured.
+#: Size, servable GPU sets and licence are known for every catalog model, so 4 of 6 means at
+#: least one of the three criteria that bear on Chinese (tokenizer cost, Chinese share of the
+#: data, Chinese benchmark): a model with none of them measured cannot be ranked for Chinese.
+MIN_MEASURED = 4
+INSUFFICIENT = "insufficient data"
+
+
+def measured_counts(normalised: pd.DataFrame, names: list[str] | None = None) -> pd.Series:
+    """How many of the criteria ``names`` (default: all of :data:`CRITERIA`) each candidate has."""
+    names = [c.name for c in CRITERIA] if names is None else list(names)
+    return normalised[names].notna().sum(axis=1).astype(int)
+
+
+def rankable(
+    normalised: pd.DataFrame, minimum: int = MIN_MEASURED, names: list[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Split candidates into those with at least ``minimum`` measured criteria (returned as the
+    rows to rank) and the others, whose place would rest on missing data: the caller reports
+    them as :data:`INSUFFICIENT` instead of ranking them."""
+    if minimum < 1:
+        raise ValueError(f"minimum must be at least 1, got {minimum!r}")
+    counts = measured_counts(normalised, names)
+    keep = counts >= minimum
+    return normalised[keep], [str(m) for m in normalised.index[~keep]]
+
+
 def policy_table(normalised: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
     """Scores under each missing-data policy, one column per policy, sorted by ``worst``."""
     table = pd.DataFrame({p: scores(normalised, weights, p) for p in MISSING_POLICIES})
@@ -435,6 +465,10 @@ def corner_winners(normalised: pd.DataFrame, names: list[str], missing: str = "w
 __all__ = [
     "CRITERIA",
     "CRITERION",
+    "INSUFFICIENT",
+    "MIN_MEASURED",
+    "measured_counts",
+    "rankable",
     "COMMERCIAL_USE_SCORE",
     "MISSING_POLICIES",
     "TOKENIZER_OF",
