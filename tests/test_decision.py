@@ -217,3 +217,17 @@ def test_rankable_keeps_candidates_with_enough_measured_criteria():
     assert list(decision.rankable(norm, minimum=5)[0].index) == ["C"]
     with pytest.raises(ValueError, match="minimum"):
         decision.rankable(norm, minimum=0)
+
+
+def test_switch_points_ignore_leads_within_the_tie_margin():
+    # C leads A and B by 0.0005 at an even split: a tie by the book's margin, not a winner.
+    norm = pd.DataFrame({"x": [1.0, 0.0, 0.5005], "y": [0.0, 1.0, 0.5005]}, index=["A", "B", "C"])
+    weights = {"x": 0.8, "y": 0.2}
+    noisy = decision.switch_points(norm, weights, "worst", margin=0.0).loc["x", "switches"]
+    assert "C" in noisy  # the exact winner at share 0.50 is C
+    kept = decision.switch_points(norm, weights, "worst").loc["x", "switches"]
+    assert "C" not in kept and "B → A" in kept
+    assert decision.TIE_MARGIN == 1e-3
+    # A lead larger than the margin is still a switch.
+    clear = norm.assign(x=[1.0, 0.0, 0.52], y=[0.0, 1.0, 0.52])
+    assert "C" in decision.switch_points(clear, weights, "worst").loc["x", "switches"]

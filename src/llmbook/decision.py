@@ -61,6 +61,10 @@ MISSING_POLICIES = ("worst", "skip", "mean")
 #: Scores equal to this many decimals are a tie (sums in a different order differ in the last
 #: bits); a tie goes to the first name in alphabetical order.
 TIE_DECIMALS = 12
+#: Sensitivity analyses report a change of winner only when the new leader's score exceeds the
+#: incumbent's by more than this (scores run from 0 to 1 and the chapter prints them to three
+#: decimals): a lead below it is tie-breaking noise, not a different answer.
+TIE_MARGIN = 1e-3
 
 
 @dataclass(frozen=True)
@@ -363,17 +367,35 @@ def vary_weight(
     return table
 
 
+def _sticky_winners(table: pd.DataFrame, margin: float) -> np.ndarray:
+    """Winners along a weight grid, the incumbent kept until another candidate leads it by more
+    than ``margin`` (a lead within the margin is a tie, not a switch)."""
+    scores_ = table.drop(columns="winner")
+    out = []
+    current = table["winner"].iloc[0]
+    for i in range(len(table)):
+        best = table["winner"].iloc[i]
+        row = scores_.iloc[i]
+        if best != current and not (row[best] - row[current] > margin):
+            best = current
+        out.append(best)
+        current = best
+    return np.array(out, dtype=object)
+
+
 def switch_points(
     normalised: pd.DataFrame,
     weights: dict[str, float],
     missing: str = "worst",
     steps: int = 101,
+    margin: float = TIE_MARGIN,
 ) -> pd.DataFrame:
     """For each criterion: the stated share, and the shares at which the winner changes.
 
     The share of one criterion runs from 0 to 1 on a grid of ``steps`` (others keep their
-    proportions); a switch is reported at the first grid share where the winner differs from
-    the previous one. ``stable_from``/``stable_to`` bound the interval, containing the stated
+    proportions); a switch is reported at the first grid share where another candidate leads
+    the current winner by more than ``margin`` (:data:`TIE_MARGIN`; 0 reports every change of
+    the exact winner). ``stable_from``/``stable_to`` bound the interval, containing the stated
     share, over which the stated winner stays the winner.
     """
     total = sum(weights.values())
@@ -382,8 +404,12 @@ def switch_points(
     rows = []
     for c in weights:
         stated = weights[c] / total
-        winners = vary_weight(normalised, weights, c, grid, missing)["winner"].to_numpy()
+        table = vary_weight(normalised, weights, c, grid, missing)
         at = int(np.argmin(np.abs(grid - stated)))
+        # Walk outwards from the stated share, so that its winner is the incumbent both ways.
+        up = _sticky_winners(table.iloc[at:], margin)
+        down = _sticky_winners(table.iloc[: at + 1].iloc[::-1], margin)[::-1]
+        winners = np.concatenate([down[:-1], up])
         lo = at
         while lo > 0 and winners[lo - 1] == base:
             lo -= 1
