@@ -146,3 +146,17 @@ def test_run_cost_doubles_with_tokens_and_does_not_depend_on_chip_count(chips, p
     assert two["usd"] == pytest.approx(2 * one["usd"])
     assert more["usd"] == pytest.approx(one["usd"])  # twice the chips, half the time
     assert more["days"] == pytest.approx(one["days"] / 2)
+
+
+def test_run_cost_with_the_price_table_reproduces_deepseek_v3_claim():
+    """The chain on the catalog: training_runs' 2.788M H800 GPU-hours at gpu_prices' $2."""
+    runs = catalog.load("training_runs").set_index("run")
+    prices = catalog.load("gpu_prices")
+    run = runs.loc["DeepSeek-V3 training"]
+    price = prices[(prices["chip"] == run["chip"]) & (prices["pricing"] == "assumed by source")]
+    assert len(price) == 1
+    seconds_ = float(run["chip_hours"]) / int(run["chip_count"]) * 3600
+    cost = compute.run_cost(
+        int(run["chip_count"]), float(price["usd_per_gpu_hour"].iloc[0]), seconds_=seconds_
+    )
+    assert cost["usd"] == pytest.approx(5.576e6)
