@@ -231,3 +231,12 @@ def test_switch_points_ignore_leads_within_the_tie_margin():
     # A lead larger than the margin is still a switch.
     clear = norm.assign(x=[1.0, 0.0, 0.52], y=[0.0, 1.0, 0.52])
     assert "C" in decision.switch_points(clear, weights, "worst").loc["x", "switches"]
+
+
+def test_self_reported_scores_are_flagged_from_the_models_own_sources():
+    models = catalog.load("models")
+    # Qwen2's report scores Qwen2 (its own model) and Llama 3 (another team's).
+    assert decision.self_reported("Qwen2-7B", "yang2024qwen2", models)
+    assert not decision.self_reported("Meta-Llama-3-8B", "yang2024qwen2", models)
+    assert not decision.self_reported("GLM-130B", "hkustnlp2023ceval", models)  # C-Eval's authors
+    assert not decision.self_reported("GLM-130B", "", models)

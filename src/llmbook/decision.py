@@ -161,6 +161,16 @@ def benchmark_score(
     return float(rows["score"].iloc[0]), str(rows["reported_by"].iloc[0])
 
 
+def self_reported(model: str, reporter: str, models: pd.DataFrame) -> bool:
+    """Whether ``reporter`` (a bibliography key) is one of ``model``'s own sources in the
+    catalog (its authors' report or card): a score the model's makers published about it."""
+    if not reporter:
+        return False
+    source = models.set_index("model").loc[model, "source"]
+    keys = {item.split(":")[0].strip() for item in str(source).split(";")}
+    return reporter in keys
+
+
 def criteria(
     candidates: list[str],
     models: pd.DataFrame,
@@ -220,6 +230,7 @@ def criteria(
                 "params_basis": params_basis,
                 "benchmark_model": scored if reporter else "",
                 "benchmark_reporter": reporter,
+                "benchmark_self_reported": self_reported(scored, reporter, models),
             }
         )
     return pd.DataFrame(rows).set_index("model")
@@ -495,6 +506,7 @@ __all__ = [
     "MIN_MEASURED",
     "measured_counts",
     "rankable",
+    "self_reported",
     "COMMERCIAL_USE_SCORE",
     "MISSING_POLICIES",
     "TOKENIZER_OF",
