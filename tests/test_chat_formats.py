@@ -99,3 +99,12 @@ def test_token_counts_add_up():
     tok = tokenizers.load("llama")
     counts = cf.token_counts(ONE, "moss", tok)
     assert counts["total"] > counts["overhead"] > counts["trained"] > 0
+
+
+def test_chatglm6b_special_ids_are_inside_the_released_vocabulary():
+    """The released ChatGLM-6B vocabulary has 130,528 entries: the pre-release 150k ids
+    (150001/150004/150005) would be out of range, the config's 130001/130004/130005 are not."""
+    ids = cf.CHATGLM6B_SPECIAL_IDS
+    assert ids == {"[gMASK]": 130001, "<sop>": 130004, "<eop>": 130005}
+    assert all(0 <= i < cf.CHATGLM6B_VOCAB_SIZE for i in ids.values())
+    assert cf.CHATGLM6B_VOCAB_SIZE == 130528

@@ -40,3 +40,9 @@ def test_language_shares_of_a_hand_made_frame():
         {"model": ["m", "m"], "scope": ["s", "s"], "language": ["zh", "en"], "tokens": [1, 3]}
     )
     assert chinese.language_shares(frame).loc[0, "zh_share"] == 0.25
+
+
+def test_language_shares_leaves_out_rows_with_only_a_published_share(root):
+    shares = chinese.language_shares(catalog.load("pretraining_languages", root / "data"))
+    assert "BLOOM-176B" not in set(shares["model"])  # no token counts: no invented 0/0 split
+    assert shares["zh_share"].notna().all()

@@ -126,3 +126,81 @@ def test_per_token_flops_count_only_the_routed_experts():
     k_dense = compute.forward_flops_per_token_kaplan(dense, 128)
     k_sparse = compute.forward_flops_per_token_kaplan(sparse, 128)
     assert k_sparse - k_dense == 2 * 4 * (3 * 64 * 256 + 64 * 8)
+
+
+# DeepSeek-V3 technical report (deepseekai2024deepseekv3), §1 and Table 1: 2048 H800 GPUs;
+# 'each trillion tokens requires only 180K H800 GPU hours, i.e., 3.7 days on our cluster';
+# pre-training on 14.8T tokens 2664K GPU hours = $5.328M; with context extension (119K) and
+# post-training (5K) 2788K GPU hours = $5.576M, 'assuming the rental price of the H800 GPU is
+# $2 per GPU hour'.
+DSV3_CHIPS = 2048
+DSV3_TOKENS_PER_CHIP_S = 1e12 / (180e3 * 3600)  # the report's 180K GPU-hours per trillion tokens
+
+
+def test_run_cost_reproduces_deepseek_v3_pretraining_from_its_throughput():
+    run = compute.run_cost(
+        DSV3_CHIPS, 2.0, tokens=14.8e12, tokens_per_chip_s=DSV3_TOKENS_PER_CHIP_S
+    )
+    assert run["chip_hours"] == pytest.approx(2664e3)
+    assert run["usd"] == pytest.approx(5.328e6)
+    assert run["days"] < 60  # 'completed in less than two months'
+    per_trillion = compute.run_cost(
+        DSV3_CHIPS, 2.0, tokens=1e12, tokens_per_chip_s=DSV3_TOKENS_PER_CHIP_S
+    )
+    assert round(per_trillion["days"], 1) == 3.7
+
+
+def test_run_cost_reproduces_deepseek_v3_total_from_its_gpu_hours():
+    total_hours = 2664e3 + 119e3 + 5e3
+    run = compute.run_cost(DSV3_CHIPS, 2.0, seconds_=total_hours / DSV3_CHIPS * 3600)
+    assert run["chip_hours"] == pytest.approx(2.788e6)
+    assert run["usd"] == pytest.approx(5.576e6)
+
+
+def test_run_cost_alpaca_under_100_dollars_bounds_the_price():
+    """Alpaca's blog: 3 hours on 8 80GB A100s 'costs less than $100 on most cloud compute
+    providers' -- 24 GPU-hours, so the claim holds for any price below 100/24 USD per hour."""
+    run = compute.run_cost(8, 1.0, seconds_=3 * 3600)
+    assert run["chip_hours"] == 24
+    assert compute.run_cost(8, 4.0, seconds_=3 * 3600)["usd"] < 100
+    assert compute.run_cost(8, 4.2, seconds_=3 * 3600)["usd"] > 100
+
+
+def test_run_cost_refuses_ambiguous_or_missing_inputs():
+    with pytest.raises(ValueError, match="either"):
+        compute.run_cost(8, 2.0)
+    with pytest.raises(ValueError, match="either"):
+        compute.run_cost(8, 2.0, seconds_=10, tokens=1e9, tokens_per_chip_s=1e3)
+    with pytest.raises(ValueError, match="both"):
+        compute.run_cost(8, 2.0, tokens=1e9)
+    with pytest.raises(ValueError, match="usd_per_chip_hour"):
+        compute.run_cost(8, 0, seconds_=10)
+
+
+@given(
+    chips=st.integers(1, 4096),
+    price=st.floats(0.01, 100),
+    tokens=st.floats(1e6, 1e13),
+    rate=st.floats(1, 1e5),
+)
+def test_run_cost_doubles_with_tokens_and_does_not_depend_on_chip_count(chips, price, tokens, rate):
+    one = compute.run_cost(chips, price, tokens=tokens, tokens_per_chip_s=rate)
+    two = compute.run_cost(chips, price, tokens=2 * tokens, tokens_per_chip_s=rate)
+    more = compute.run_cost(2 * chips, price, tokens=tokens, tokens_per_chip_s=rate)
+    assert two["usd"] == pytest.approx(2 * one["usd"])
+    assert more["usd"] == pytest.approx(one["usd"])  # twice the chips, half the time
+    assert more["days"] == pytest.approx(one["days"] / 2)
+
+
+def test_run_cost_with_the_price_table_reproduces_deepseek_v3_claim():
+    """The chain on the catalog: training_runs' 2.788M H800 GPU-hours at gpu_prices' $2."""
+    runs = catalog.load("training_runs").set_index("run")
+    prices = catalog.load("gpu_prices")
+    run = runs.loc["DeepSeek-V3 training"]
+    price = prices[(prices["chip"] == run["chip"]) & (prices["pricing"] == "assumed by source")]
+    assert len(price) == 1
+    seconds_ = float(run["chip_hours"]) / int(run["chip_count"]) * 3600
+    cost = compute.run_cost(
+        int(run["chip_count"]), float(price["usd_per_gpu_hour"].iloc[0]), seconds_=seconds_
+    )
+    assert cost["usd"] == pytest.approx(5.576e6)

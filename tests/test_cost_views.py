@@ -219,16 +219,6 @@ def test_sci_and_formatted():
     }
 
 
-def test_rental_cost_prices_chip_hours_and_says_what_is_missing():
-    # DeepSeek-V3 report §1 Table 1: 2,788K H800 GPU-hours at $2 per GPU-hour, $5.576M
-    run = pd.Series({"chip_hours": 2.788e6, "price_usd_per_chip_hour": 2.0})
-    cost, why = cv.rental_cost(run)
-    assert cost == pytest.approx(5.576e6) and why == ""
-    assert cv.rental_cost(pd.Series({"chip_hours": 2.788e6}))[0] is None
-    no_time = pd.Series({"price_usd_per_chip_hour": 2.0})
-    assert cv.rental_cost(no_time) == (None, "no chip-hours")
-
-
 def test_active_params_of_a_row_and_the_refusal_of_a_moe_without_them():
     assert cv.active_params(pd.Series({"params": 7e9, "moe": False})) == (7e9, "")
     v3 = pd.Series({"params": 671e9, "active_params": 37e9, "moe": True})
@@ -241,3 +231,14 @@ def test_active_params_of_a_row_and_the_refusal_of_a_moe_without_them():
     row = v3.copy()
     row["train_tokens"] = 14.8e12
     assert cv.six_nd(row)[0] == 6 * 37e9 * 14.8e12
+
+
+def test_rental_cost_prices_a_run_only_with_its_own_sources_price(data):
+    """DeepSeek-V3: 2.788M H800 GPU-hours at the $2 the report assumes = $5.576M (report §1,
+    Table 1); a run whose source states no price is left unpriced, not priced at DeepSeek's."""
+    runs = data["training_runs"].set_index("run")
+    prices = catalog.load("gpu_prices")
+    usd, price, why = cv.rental_cost(runs.loc["DeepSeek-V3 training"], prices)
+    assert why == "" and price == 2.0 and usd == pytest.approx(5.576e6)
+    other = runs.loc["GPT-3 175B pre-training"]
+    assert cv.rental_cost(other, prices)[0] is None

@@ -132,7 +132,21 @@ def test_zh_share_reads_the_token_split_and_the_language_list():
     assert share == pytest.approx(0.5) and "token split" in basis  # 200B of 400B
     share, _ = decision.zh_share("moss-moon-003-base", models, languages)
     assert share == pytest.approx(100 / 120)  # 100B Chinese + 20B English further pre-training
-    assert decision.zh_share("LLaMA-65B", models, languages)[0] == 0.0
+    share, basis = decision.zh_share("LLaMA-65B", models, languages)
+    assert math.isnan(share) and basis == "no split stated"  # unknown, not a false 0
+
+
+def test_zh_share_unknown_stays_unknown_and_published_shares_are_read():
+    models = catalog.load("models")
+    languages = catalog.load("pretraining_languages")
+    # Llama 3: over 5% of the data in 30+ languages, not split by language: missing, not 0.
+    assert math.isnan(decision.zh_share("Meta-Llama-3-8B", models, languages)[0])
+    # BLOOM's model card: Chinese (Simplified) 16.2% + Chinese (Traditional) 0.05%.
+    share, basis = decision.zh_share("BLOOM-176B", models, languages)
+    assert share == pytest.approx(0.1625) and "published share" in basis
+    # A share row never becomes a false token split, and a model without rows whose only
+    # language is Chinese still counts as Chinese only.
+    assert decision.zh_share("CPM 2.6B", models, languages) == (1.0, "Chinese only")
 
 
 def test_benchmark_score_prefers_the_named_reporter():
@@ -179,3 +193,50 @@ def test_the_vectorised_sweep_equals_scoring_each_weighting_one_by_one():
             one = decision.scores(n, w, policy)
             assert np.allclose(table.loc[share, list(n.index)].to_numpy(float), one.to_numpy())
             assert table.loc[share, "winner"] == decision.winner(n, w, policy)
+
+
+def test_rankable_keeps_candidates_with_enough_measured_criteria():
+    norm = pd.DataFrame(
+        {
+            "zh_tokens_per_char": [0.5, np.nan, np.nan],
+            "zh_share": [np.nan, np.nan, 0.2],
+            "params": [0.1, 0.9, 0.5],
+            "serve_share": [1.0, 1.0, 1.0],
+            "licence": [0.5, 1.0, 0.75],
+            "benchmark": [np.nan, np.nan, 0.4],
+        },
+        index=["A", "B", "C"],
+    )
+    assert decision.measured_counts(norm).to_dict() == {"A": 4, "B": 3, "C": 5}
+    kept, short = decision.rankable(norm)
+    assert list(kept.index) == ["A", "C"] and short == ["B"]
+    # B has the best size and licence: ranked on what is known it would win a weighting that
+    # ignores Chinese; with the rule it is not placed at all.
+    assert decision.winner(norm, {"params": 1.0, "licence": 1.0}, "skip") == "B"
+    assert decision.winner(kept, {"params": 1.0, "licence": 1.0}, "skip") == "C"
+    assert list(decision.rankable(norm, minimum=5)[0].index) == ["C"]
+    with pytest.raises(ValueError, match="minimum"):
+        decision.rankable(norm, minimum=0)
+
+
+def test_switch_points_ignore_leads_within_the_tie_margin():
+    # C leads A and B by 0.0005 at an even split: a tie by the book's margin, not a winner.
+    norm = pd.DataFrame({"x": [1.0, 0.0, 0.5005], "y": [0.0, 1.0, 0.5005]}, index=["A", "B", "C"])
+    weights = {"x": 0.8, "y": 0.2}
+    noisy = decision.switch_points(norm, weights, "worst", margin=0.0).loc["x", "switches"]
+    assert "C" in noisy  # the exact winner at share 0.50 is C
+    kept = decision.switch_points(norm, weights, "worst").loc["x", "switches"]
+    assert "C" not in kept and "B → A" in kept
+    assert decision.TIE_MARGIN == 1e-3
+    # A lead larger than the margin is still a switch.
+    clear = norm.assign(x=[1.0, 0.0, 0.52], y=[0.0, 1.0, 0.52])
+    assert "C" in decision.switch_points(clear, weights, "worst").loc["x", "switches"]
+
+
+def test_self_reported_scores_are_flagged_from_the_models_own_sources():
+    models = catalog.load("models")
+    # Qwen2's report scores Qwen2 (its own model) and Llama 3 (another team's).
+    assert decision.self_reported("Qwen2-7B", "yang2024qwen2", models)
+    assert not decision.self_reported("Meta-Llama-3-8B", "yang2024qwen2", models)
+    assert not decision.self_reported("GLM-130B", "hkustnlp2023ceval", models)  # C-Eval's authors
+    assert not decision.self_reported("GLM-130B", "", models)

@@ -72,6 +72,12 @@ MOSS_META_INSTRUCTION = (
 )
 #: End-of-sequence text of the LLaMA family, which Alpaca and Vicuna were trained on.
 LLAMA_EOS = "</s>"
+#: ChatGLM-6B's special-token ids in its released 130,528-entry vocabulary, from the
+#: ``config.json`` of THUDM/chatglm-6b (``"vocab_size": 130528``, ``"gmask_token_id": 130001``,
+#: ``"bos_token_id": 130004`` (``<sop>``), ``"eos_token_id": 130005`` (``<eop>``)). The ids
+#: 150001/150004/150005 belonged to the pre-release 150,528-entry vocabulary (GLM-130B's size).
+CHATGLM6B_VOCAB_SIZE = 130_528
+CHATGLM6B_SPECIAL_IDS = {"[gMASK]": 130_001, "<sop>": 130_004, "<eop>": 130_005}
 
 
 @dataclass(frozen=True)

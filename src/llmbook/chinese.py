@@ -55,7 +55,11 @@ def tokenizer_report(names: list[str], text: str, context: int = REFERENCE_CONTE
 
 
 def language_shares(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per model and scope: tokens by language and the Chinese share of the listed tokens."""
+    """Per model and scope: tokens by language and the Chinese share of the listed tokens.
+
+    Rows that publish a share instead of a token count (BLOOM) are left out: adding their
+    missing counts as 0 would invent a split. :func:`llmbook.decision.zh_share` reads both."""
+    frame = frame[frame["tokens"].notna()]
     wide = frame.pivot_table(
         index=["model", "scope"], columns="language", values="tokens", aggfunc="sum"
     ).fillna(0)

@@ -139,3 +139,36 @@ def pflop_s_days(flops: float) -> float:
 def chip_hours(chips: int, seconds_: float) -> float:
     """Accelerator-hours: chips × wall-clock hours."""
     return float(chips) * float(seconds_) / 3600
+
+
+def run_cost(
+    chips: int,
+    usd_per_chip_hour: float,
+    *,
+    seconds_: float | None = None,
+    tokens: float | None = None,
+    tokens_per_chip_s: float | None = None,
+) -> dict[str, float]:
+    """The chain throughput -> wall-clock time -> chip-hours -> dollars, for one run.
+
+    Give either the wall-clock ``seconds_`` a source reports, or ``tokens`` and a measured
+    per-chip token rate ``tokens_per_chip_s`` (then :func:`seconds_from_token_rate` gives the
+    time). ``usd_per_chip_hour`` is a rental price per accelerator-hour, with its provider, date
+    and kind (on-demand, reserved, or a price the source itself assumed) kept by the caller.
+    Returns ``seconds``, ``days``, ``chip_hours`` (:func:`chip_hours`) and ``usd``. Rental only:
+    no purchase, power, storage, staff, or the failed and exploratory runs before the final one.
+    """
+    if (seconds_ is None) == (tokens is None and tokens_per_chip_s is None):
+        raise ValueError("give either seconds_, or tokens and tokens_per_chip_s (not both)")
+    if seconds_ is None:
+        if tokens is None or tokens_per_chip_s is None:
+            raise ValueError("tokens and tokens_per_chip_s go together: give both")
+        seconds_ = seconds_from_token_rate(tokens, tokens_per_chip_s, chips)
+    _positive(chips=chips, usd_per_chip_hour=usd_per_chip_hour, seconds_=seconds_)
+    hours_ = chip_hours(chips, seconds_)
+    return {
+        "seconds": float(seconds_),
+        "days": float(seconds_) / SECONDS_PER_DAY,
+        "chip_hours": hours_,
+        "usd": hours_ * float(usd_per_chip_hour),
+    }

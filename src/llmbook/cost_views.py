@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import Patch
 
-from llmbook import compute, style
+from llmbook import catalog, compute, style
 from llmbook.architecture import Shape
 
 #: Dense 16-bit tensor peak columns of hardware.csv, in order of preference: BF16 where the chip
@@ -107,18 +107,28 @@ def run_chip_hours(run: pd.Series) -> tuple[float | None, str]:
     return compute.chip_hours(run["chip_count"], days * compute.SECONDS_PER_DAY), f"chips × {basis}"
 
 
-def rental_cost(run: pd.Series) -> tuple[float | None, str]:
-    """Dollars of a run priced as its developers price it: chip-hours (:func:`run_chip_hours`)
-    times the ``price_usd_per_chip_hour`` cell of ``training_runs``; None and why when either
-    is missing. Only the final run's chip time: research, ablations, data and hardware
-    ownership are outside it."""
+def rental_cost(run: pd.Series, prices: pd.DataFrame) -> tuple[float | None, float | None, str]:
+    """(dollars, USD per chip-hour, why not) of a run priced as its own source prices it.
+
+    The price is the ``gpu_prices`` row for the run's chip that cites one of the run's own
+    sources (DeepSeek-V3's report assumes $2 per H800-hour); a price from elsewhere would mix
+    two accounts, so the run is then left unpriced. The arithmetic is
+    :func:`llmbook.compute.run_cost` on the run's chip-hours (:func:`run_chip_hours`). Only the
+    final run's chip time: research, ablations, data and owning the hardware are outside it."""
     hours, _basis = run_chip_hours(run)
-    price = run.get("price_usd_per_chip_hour")
     if hours is None:
-        return None, "no chip-hours"
-    if _missing(price):
-        return None, "no rental price in training_runs.csv"
-    return hours * float(price), ""
+        return None, None, "no chip-hours"
+    keys = set(catalog.source_keys(run.get("source", "")))
+    mine = prices[
+        (prices["chip"] == run["chip"])
+        & prices["source"].map(lambda cell: bool(keys & set(catalog.source_keys(cell))))
+    ]
+    if mine.empty:
+        return None, None, "no price stated by the run's own source in gpu_prices.csv"
+    price = float(mine.iloc[0]["usd_per_gpu_hour"])
+    chips = float(run["chip_count"]) if not _missing(run.get("chip_count")) else 1.0
+    cost = compute.run_cost(chips, price, seconds_=hours / chips * SECONDS_PER_HOUR)
+    return cost["usd"], price, ""
 
 
 def mfu_from_chip_hours(flops: float, chip_hours: float, peak_flops_per_s: float) -> float:

@@ -61,6 +61,10 @@ MISSING_POLICIES = ("worst", "skip", "mean")
 #: Scores equal to this many decimals are a tie (sums in a different order differ in the last
 #: bits); a tie goes to the first name in alphabetical order.
 TIE_DECIMALS = 12
+#: Sensitivity analyses report a change of winner only when the new leader's score exceeds the
+#: incumbent's by more than this (scores run from 0 to 1 and the chapter prints them to three
+#: decimals): a lead below it is tie-breaking noise, not a different answer.
+TIE_MARGIN = 1e-3
 
 
 @dataclass(frozen=True)
@@ -89,26 +93,29 @@ CRITERION = {c.name: c for c in CRITERIA}
 
 
 def zh_share(model: str, models: pd.DataFrame, languages: pd.DataFrame) -> tuple[float, str]:
-    """Share of Chinese in ``model``'s pre-training tokens, and how it was obtained.
+    """Share of Chinese in ``model``'s pre-training data, and how it was obtained.
 
-    From the ``pretraining_languages`` table when it splits the model's tokens by language (the
-    listed scope, e.g. MOSS's further pre-training only); else 1.0 when the catalog's only
-    language is ``zh``; else 0.0 when the catalog lists languages and Chinese is not among them
-    (and none is ``mul``); else NaN (the source states no split).
+    From the ``pretraining_languages`` table: the Chinese share the source publishes (``share``
+    column, e.g. BLOOM's model card), or the Chinese fraction of the token counts it splits by
+    language (the listed scope, e.g. MOSS's further pre-training only). Otherwise 1.0 when the
+    catalog's only language is ``zh``, and NaN in every other case: a list of supported languages
+    without Chinese is not a statement that the corpus holds none (Llama 3's card puts over 5%
+    of its data in 30 other languages without splitting it). Unknown stays unknown, never 0.
     """
     rows = languages[languages["model"] == model]
-    if len(rows):
-        total = rows["tokens"].sum()
-        share = rows.loc[rows["language"] == "zh", "tokens"].sum() / total
-        return float(share), f"token split ({rows['scope'].iloc[0]})"
+    if "share" in rows.columns and rows["share"].notna().any():
+        zh = rows.loc[rows["language"] == "zh", "share"]
+        if zh.notna().any():
+            return float(zh.sum()), f"published share ({rows['scope'].iloc[0]})"
+    counted = rows[rows["tokens"].notna()] if len(rows) else rows
+    if len(counted):
+        total = counted["tokens"].astype(float).sum()
+        share = counted.loc[counted["language"] == "zh", "tokens"].astype(float).sum() / total
+        return float(share), f"token split ({counted['scope'].iloc[0]})"
     row = models.set_index("model").loc[model]
     listed = row["languages"]
-    if isinstance(listed, str) and listed:
-        codes = listed.split(";")
-        if codes == ["zh"]:
-            return 1.0, "Chinese only"
-        if "zh" not in codes and "mul" not in codes:
-            return 0.0, "Chinese not among the stated languages"
+    if isinstance(listed, str) and listed.split(";") == ["zh"]:
+        return 1.0, "Chinese only"
     return math.nan, "no split stated"
 
 
@@ -152,6 +159,16 @@ def benchmark_score(
     if not len(rows):
         return math.nan, ""
     return float(rows["score"].iloc[0]), str(rows["reported_by"].iloc[0])
+
+
+def self_reported(model: str, reporter: str, models: pd.DataFrame) -> bool:
+    """Whether ``reporter`` (a bibliography key) is one of ``model``'s own sources in the
+    catalog (its authors' report or card): a score the model's makers published about it."""
+    if not reporter:
+        return False
+    source = models.set_index("model").loc[model, "source"]
+    keys = {item.split(":")[0].strip() for item in str(source).split(";")}
+    return reporter in keys
 
 
 def criteria(
@@ -213,6 +230,7 @@ def criteria(
                 "params_basis": params_basis,
                 "benchmark_model": scored if reporter else "",
                 "benchmark_reporter": reporter,
+                "benchmark_self_reported": self_reported(scored, reporter, models),
             }
         )
     return pd.DataFrame(rows).set_index("model")
@@ -360,17 +378,35 @@ def vary_weight(
     return table
 
 
+def _sticky_winners(table: pd.DataFrame, margin: float) -> np.ndarray:
+    """Winners along a weight grid, the incumbent kept until another candidate leads it by more
+    than ``margin`` (a lead within the margin is a tie, not a switch)."""
+    scores_ = table.drop(columns="winner")
+    out = []
+    current = table["winner"].iloc[0]
+    for i in range(len(table)):
+        best = table["winner"].iloc[i]
+        row = scores_.iloc[i]
+        if best != current and not (row[best] - row[current] > margin):
+            best = current
+        out.append(best)
+        current = best
+    return np.array(out, dtype=object)
+
+
 def switch_points(
     normalised: pd.DataFrame,
     weights: dict[str, float],
     missing: str = "worst",
     steps: int = 101,
+    margin: float = TIE_MARGIN,
 ) -> pd.DataFrame:
     """For each criterion: the stated share, and the shares at which the winner changes.
 
     The share of one criterion runs from 0 to 1 on a grid of ``steps`` (others keep their
-    proportions); a switch is reported at the first grid share where the winner differs from
-    the previous one. ``stable_from``/``stable_to`` bound the interval, containing the stated
+    proportions); a switch is reported at the first grid share where another candidate leads
+    the current winner by more than ``margin`` (:data:`TIE_MARGIN`; 0 reports every change of
+    the exact winner). ``stable_from``/``stable_to`` bound the interval, containing the stated
     share, over which the stated winner stays the winner.
     """
     total = sum(weights.values())
@@ -379,8 +415,12 @@ def switch_points(
     rows = []
     for c in weights:
         stated = weights[c] / total
-        winners = vary_weight(normalised, weights, c, grid, missing)["winner"].to_numpy()
+        table = vary_weight(normalised, weights, c, grid, missing)
         at = int(np.argmin(np.abs(grid - stated)))
+        # Walk outwards from the stated share, so that its winner is the incumbent both ways.
+        up = _sticky_winners(table.iloc[at:], margin)
+        down = _sticky_winners(table.iloc[: at + 1].iloc[::-1], margin)[::-1]
+        winners = np.concatenate([down[:-1], up])
         lo = at
         while lo > 0 and winners[lo - 1] == base:
             lo -= 1
@@ -421,6 +461,33 @@ def random_weights(
     )
 
 
+#: A candidate is ranked only when at least this many of the :data:`CRITERIA` are measured.
+#: Size, servable GPU sets and licence are known for every catalog model, so 4 of 6 means at
+#: least one of the three criteria that bear on Chinese (tokenizer cost, Chinese share of the
+#: data, Chinese benchmark): a model with none of them measured cannot be ranked for Chinese.
+MIN_MEASURED = 4
+INSUFFICIENT = "insufficient data"
+
+
+def measured_counts(normalised: pd.DataFrame, names: list[str] | None = None) -> pd.Series:
+    """How many of the criteria ``names`` (default: all of :data:`CRITERIA`) each candidate has."""
+    names = [c.name for c in CRITERIA] if names is None else list(names)
+    return normalised[names].notna().sum(axis=1).astype(int)
+
+
+def rankable(
+    normalised: pd.DataFrame, minimum: int = MIN_MEASURED, names: list[str] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Split candidates into those with at least ``minimum`` measured criteria (returned as the
+    rows to rank) and the others, whose place would rest on missing data: the caller reports
+    them as :data:`INSUFFICIENT` instead of ranking them."""
+    if minimum < 1:
+        raise ValueError(f"minimum must be at least 1, got {minimum!r}")
+    counts = measured_counts(normalised, names)
+    keep = counts >= minimum
+    return normalised[keep], [str(m) for m in normalised.index[~keep]]
+
+
 def policy_table(normalised: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
     """Scores under each missing-data policy, one column per policy, sorted by ``worst``."""
     table = pd.DataFrame({p: scores(normalised, weights, p) for p in MISSING_POLICIES})
@@ -435,6 +502,11 @@ def corner_winners(normalised: pd.DataFrame, names: list[str], missing: str = "w
 __all__ = [
     "CRITERIA",
     "CRITERION",
+    "INSUFFICIENT",
+    "MIN_MEASURED",
+    "measured_counts",
+    "rankable",
+    "self_reported",
     "COMMERCIAL_USE_SCORE",
     "MISSING_POLICIES",
     "TOKENIZER_OF",
