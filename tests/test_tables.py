@@ -107,10 +107,23 @@ def test_detector_finds_unfinished_cells_and_spares_finished_ones():
     assert tables.unfinished_cells("<table><tr><td>4.7M</td></tr></table>", {"x"}) == []
 
 
-def test_detector_finds_truncated_descriptions():
-    html = "<table><tr><td>Parameter count of the model as stated in the…</td><td>Whole.</td></tr>"
-    html += "<tr><td>cut here...</td><td>...</td></tr></table>"
-    assert tables.truncated_cells(html) == [
-        "Parameter count of the model as stated in the\u2026",
-        "cut here...",
-    ]
+def test_detector_finds_cut_descriptions():
+    whole = "Parameter count of the model as stated in the primary source."
+    html = f"<table><tr><td>{whole[:46]}…</td><td>Identifier, C01, C02, ...</td></tr></table>"
+    assert tables.cut_descriptions(html, [whole, "Identifier, C01, C02, ..."]) == [whole]
+    html = f"<table><tr><td>{whole}</td></tr></table>"
+    assert tables.cut_descriptions(html, [whole]) == []
+
+
+def test_detector_reads_the_cells_an_itables_table_keeps_in_its_script():
+    frame = pd.DataFrame({"a": [4700000.0, None], "b": ["4.7M", "hu2021lora"]})
+    html = tables.interactive(frame, "t").data
+    found = tables.unfinished_cells(html, {"hu2021lora"})
+    assert "4700000.0" in found and "hu2021lora" in found and "NaN" in found
+    finished, _ = tables.reader_table(
+        frame,
+        {"a": "count", "b": "cite"},
+        missing_reasons={"a": "not reported"},
+        names={"hu2021lora": "Hu et al. 2021"},
+    )
+    assert tables.unfinished_cells(tables.interactive(finished, "t").data, {"hu2021lora"}) == []

@@ -259,7 +259,24 @@ def table_cells(html: str) -> list[str]:
     """The text of every table cell (td, th) of a page, whitespace collapsed."""
     parser = _Cells()
     parser.feed(html)
-    return parser.cells
+    return parser.cells + _itables_cells(html)
+
+
+_DATA_JSON = re.compile(r'"data_json":\s*("(?:[^"\\]|\\.)*")')
+
+
+def _itables_cells(html: str) -> list[str]:
+    """Cells an itables table holds in its script (the browser renders them page by page);
+    a cell given as [shown, sort key] counts by what is shown."""
+    import json
+
+    cells = []
+    for literal in _DATA_JSON.findall(html):
+        for row in json.loads(json.loads(literal)):
+            for cell in row:
+                shown = cell[0] if isinstance(cell, list) else cell
+                cells.append(" ".join(str(shown).split()))
+    return cells
 
 
 def unfinished_cells(html: str, bib_keys=()) -> list[str]:
@@ -273,9 +290,11 @@ def unfinished_cells(html: str, bib_keys=()) -> list[str]:
     ]
 
 
-def truncated_cells(html: str) -> list[str]:
-    """Cells cut short with an ellipsis ('... the first fifty charact…')."""
-    return [c for c in table_cells(html) if c.endswith(("\u2026", "...")) and len(c) > 3]
+def cut_descriptions(html: str, descriptions) -> list[str]:
+    """The ``descriptions`` (the data package's column descriptions) that no cell of the page
+    shows whole: a description cut at 50 characters by pandas' display is one of them."""
+    cells = set(table_cells(html))
+    return [d for d in descriptions if " ".join(str(d).split()) not in cells]
 
 
 #: Run in the browser: tables whose width exceeds their content column (no horizontal room).
