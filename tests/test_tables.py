@@ -59,6 +59,10 @@ def test_counts_read_as_a_reader_compares_them():
     assert tables.short_count(512) == "512"
     assert tables.short_count(-2500) == "-2.5K"
     assert tables.exact_count(2359296.0) == "2,359,296"
+    assert tables.count(4_700_000.0) == "4.7M"
+    assert tables.count(37_700_000.0) == "37.7M"
+    assert tables.count(2359296.0) == "2,359,296"
+    assert tables.count(175e9) == "175B"
 
 
 def test_reader_table_formats_by_kind_adds_units_and_explains_dashes():

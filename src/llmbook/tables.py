@@ -138,6 +138,19 @@ def exact_count(value: float) -> str:
     return f"{int(round(float(value))):,}"
 
 
+def count(value: float) -> str:
+    """A count as its source gives it: '4.7M' when that loses nothing (4_700_000.0, 37_700_000),
+    else every digit grouped ('2,359,296'), so a published or computed exact count stays exact."""
+    value = float(value)
+    for digits in (1, 2, 3):
+        text = short_count(value, digits)
+        if text[-1] in "KMBT":
+            scale = dict((s, f) for f, s in _SCALES)[text[-1]]
+            if float(text[:-1]) * scale == value:
+                return text
+    return exact_count(value) if value == int(value) else short_count(value, 3)
+
+
 def _is_missing(value) -> bool:
     if value is None:
         return True
@@ -183,7 +196,8 @@ def reader_table(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Cells as text a reader can read, and the notes that go under the table.
 
-    ``kinds`` maps a column to how its cells read: ``count`` (4.7M), ``exact`` (2,359,296),
+    ``kinds`` maps a column to how its cells read: ``count`` (4.7M when exact, else 2,359,296),
+    ``approx`` (rounded to 3 significant digits: 4,718,592 -> 4.72M), ``exact`` (2,359,296),
     ``int``, ``pct`` (a fraction as 12.5%), ``fixed1``/``fixed2``/``fixed3`` (decimals),
     ``cite`` (a bibliography key as 'Hu et al. 2021', from ``names`` or book/references.bib).
     Other columns are shown as text. ``units`` adds the unit to a column's header
@@ -207,7 +221,9 @@ def reader_table(
             if _is_missing(value) or (isinstance(value, str) and value.strip() == ""):
                 cells.append(DASH)
             elif kind == "count":
-                cells.append(short_count(value))
+                cells.append(count(value))
+            elif kind == "approx":
+                cells.append(short_count(value, 3))
             elif kind == "exact":
                 cells.append(exact_count(value))
             elif kind == "int":
