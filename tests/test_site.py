@@ -344,3 +344,58 @@ def test_every_errata_link_lands_on_a_claim_row(site):
     }
     assert links, "no chapter links to the errata yet"
     assert sorted(a for _, a in links if a not in rows) == []
+
+
+# --- Issue 20 "Guard it": tables finished for readers -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bib_keys(site) -> set[str]:
+    import pybtex.database
+
+    return set(pybtex.database.parse_file(str(site / "book" / "references.bib")).entries)
+
+
+@pytest.fixture(scope="module")
+def data_descriptions(site) -> list[str]:
+    package = json.loads((site / "data" / "datapackage.json").read_text(encoding="utf-8"))
+    return [
+        field["description"]
+        for resource in package["resources"]
+        for field in resource["schema"]["fields"]
+        if field.get("description")
+    ]
+
+
+def test_no_unfinished_table_cells(site, bib_keys):
+    """No raw float count (4700000.0), no <NA>/NaN/None, no bare bibliography key in a cell."""
+    from llmbook.tables import unfinished_cells
+
+    html_root = site / "_build" / "html"
+    found = {}
+    for path in pages(site):
+        cells = unfinished_cells((html_root / path).read_text(encoding="utf-8"), bib_keys)
+        if cells:
+            found[path] = sorted(set(cells))[:10]
+    assert found == {}, found
+
+
+def test_data_appendix_shows_every_description_whole(site, data_descriptions):
+    from llmbook.tables import cut_descriptions
+
+    page = site / "_build" / "html" / "book" / "appendix" / "data.html"
+    cut = cut_descriptions(page.read_text(encoding="utf-8"), data_descriptions)
+    assert cut == [], f"{len(cut)} descriptions not shown whole, e.g. {cut[:3]}"
+
+
+def test_tables_fit_the_content_column_at_1280px(site, browser, base_url):
+    from llmbook.tables import WIDE_TABLES_JS
+
+    wide = {}
+    for path in pages(site):
+        visit = Visit(browser, base_url, path)
+        tables_too_wide = visit.page.evaluate(WIDE_TABLES_JS)
+        visit.close()
+        if tables_too_wide:
+            wide[path] = tables_too_wide
+    assert wide == {}, wide

@@ -50,3 +50,84 @@ def test_numeric_text_columns_sort_as_numbers(root, monkeypatch):
     monkeypatch.chdir(root / "book")
     html = tables.interactive(frame, "t").data
     assert '"columnDefs": [{"targets": [1], "type": "num"}]' in html
+
+
+def test_counts_read_as_a_reader_compares_them():
+    assert tables.short_count(4_700_000.0) == "4.7M"
+    assert tables.short_count(1.4e12) == "1.4T"
+    assert tables.short_count(7e9) == "7B"
+    assert tables.short_count(512) == "512"
+    assert tables.short_count(-2500) == "-2.5K"
+    assert tables.exact_count(2359296.0) == "2,359,296"
+    assert tables.count(4_700_000.0) == "4.7M"
+    assert tables.count(37_700_000.0) == "37.7M"
+    assert tables.count(2359296.0) == "2,359,296"
+    assert tables.count(175e9) == "175B"
+
+
+def test_reader_table_formats_by_kind_adds_units_and_explains_dashes():
+    frame = pd.DataFrame(
+        {
+            "method": ["LoRA", "Adapters"],
+            "params": [4_700_000.0, None],
+            "exact": [2359296.0, 1000.0],
+            "share": [0.125, 0.5],
+            "source": ["hu2021lora", "houlsby2019parameter"],
+        }
+    )
+    names = {"hu2021lora": "Hu et al. 2021", "houlsby2019parameter": "Houlsby et al. 2019"}
+    out, notes = tables.reader_table(
+        frame,
+        {"params": "count", "exact": "exact", "share": "pct", "source": "cite"},
+        units={"params": "parameters"},
+        missing_reasons={"params": "the paper does not report it"},
+        names=names,
+    )
+    assert list(out.columns) == ["method", "params (parameters)", "exact", "share", "source"]
+    assert out.iloc[0].tolist() == ["LoRA", "4.7M", "2,359,296", "12.5%", "Hu et al. 2021"]
+    assert out.iloc[1, 1] == tables.DASH
+    assert notes == [f"params (parameters): {tables.DASH} means the paper does not report it"]
+    with pytest.raises(ValueError, match="no reason"):
+        tables.reader_table(frame, {"params": "count"})
+    with pytest.raises(KeyError):
+        tables.reader_table(frame, {"nope": "count"})
+
+
+def test_bibliography_keys_become_names(root):
+    names = tables.bibliography_names(str(root / "book" / "references.bib"))
+    assert names and all(name and name not in names for name in names.values())
+    assert not any("{" in name or "}" in name for name in names.values())
+    assert names["raffel2020exploring"] == "Raffel et al. 2020"
+
+
+def test_detector_finds_unfinished_cells_and_spares_finished_ones():
+    html = (
+        "<table><tr><th>n</th><td>4700000.0</td><td>&lt;NA&gt;</td><td>NaN</td><td>None</td>"
+        "<td>hu2021lora</td><td>4.7M</td><td>2,359,296</td><td>0.5</td><td>\u2013</td>"
+        "<td>Hu et al. 2021</td><td>2021.5</td></tr></table>"
+    )
+    found = tables.unfinished_cells(html, bib_keys={"hu2021lora"})
+    assert found == ["4700000.0", "<NA>", "NaN", "None", "hu2021lora"]
+    assert tables.unfinished_cells("<table><tr><td>4.7M</td></tr></table>", {"x"}) == []
+
+
+def test_detector_finds_cut_descriptions():
+    whole = "Parameter count of the model as stated in the primary source."
+    html = f"<table><tr><td>{whole[:46]}…</td><td>Identifier, C01, C02, ...</td></tr></table>"
+    assert tables.cut_descriptions(html, [whole, "Identifier, C01, C02, ..."]) == [whole]
+    html = f"<table><tr><td>{whole}</td></tr></table>"
+    assert tables.cut_descriptions(html, [whole]) == []
+
+
+def test_detector_reads_the_cells_an_itables_table_keeps_in_its_script():
+    frame = pd.DataFrame({"a": [4700000.0, None], "b": ["4.7M", "hu2021lora"]})
+    html = tables.interactive(frame, "t").data
+    found = tables.unfinished_cells(html, {"hu2021lora"})
+    assert "4700000.0" in found and "hu2021lora" in found and "NaN" in found
+    finished, _ = tables.reader_table(
+        frame,
+        {"a": "count", "b": "cite"},
+        missing_reasons={"a": "not reported"},
+        names={"hu2021lora": "Hu et al. 2021"},
+    )
+    assert tables.unfinished_cells(tables.interactive(finished, "t").data, {"hu2021lora"}) == []

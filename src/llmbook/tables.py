@@ -9,7 +9,10 @@ HTML-escaped by itables (``allow_html`` stays off), so a CSV cell can never inje
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -105,3 +108,219 @@ def static(frame: pd.DataFrame, row_ids: list[str] | None = None, caption: str |
         f'<table class="table llmbook-static">{cap}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+# --- Tables for readers: one formatter, and the detector the site test uses -------------------
+
+#: What a reader sees for a missing value; the reason goes in a note under the table.
+DASH = "\u2013"
+_SCALES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
+def short_count(value: float, digits: int = 2) -> str:
+    """A count as a reader compares it: 4_700_000 -> '4.7M', 1.4e12 -> '1.4T', 512 -> '512'.
+
+    ``digits`` significant digits at most, trailing zeros dropped."""
+    value = float(value)
+    sign = "-" if value < 0 else ""
+    size = abs(value)
+    for scale, suffix in _SCALES:
+        if size >= scale:
+            text = f"{size / scale:.{digits}g}"
+            if "e" in text:  # 1000T and beyond: keep the digits readable
+                text = f"{size / scale:,.0f}"
+            return f"{sign}{text}{suffix}"
+    return f"{sign}{size:.{digits}g}" if size != int(size) else f"{sign}{int(size)}"
+
+
+def exact_count(value: float) -> str:
+    """A count to the unit, digits grouped: 2359296.0 -> '2,359,296'."""
+    return f"{int(round(float(value))):,}"
+
+
+def count(value: float) -> str:
+    """A count as its source gives it: '4.7M' when that loses nothing (4_700_000.0, 37_700_000),
+    else every digit grouped ('2,359,296'), so a published or computed exact count stays exact."""
+    value = float(value)
+    for digits in (1, 2, 3):
+        text = short_count(value, digits)
+        if text[-1] in "KMBT":
+            scale = dict((s, f) for f, s in _SCALES)[text[-1]]
+            if float(text[:-1]) * scale == value:
+                return text
+    return exact_count(value) if value == int(value) else short_count(value, 3)
+
+
+def _is_missing(value) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+@functools.lru_cache(maxsize=4)
+def bibliography_names(bib_path: str | None = None) -> dict[str, str]:
+    """Map each key of book/references.bib to a reader's name: 'Hu et al. 2021'."""
+    import pybtex.database
+
+    path = Path(bib_path) if bib_path else paths.project_root() / "book" / "references.bib"
+    names = {}
+    for key, entry in pybtex.database.parse_file(str(path)).entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        year = entry.fields.get("year", "")
+        if people:
+            last = " ".join(people[0].last_names).replace("{", "").replace("}", "")
+            who = last + (
+                " et al."
+                if len(people) > 2
+                else f" and {' '.join(people[1].last_names)}"
+                if len(people) == 2
+                else ""
+            )
+        else:
+            who = entry.fields.get("organization") or entry.fields.get("institution") or ""
+            who = who.replace("{", "").replace("}", "") or entry.fields.get("title", key)
+        who = who.replace("{", "").replace("}", "")
+        names[key] = f"{who} {year or 'n.d.'}".strip()
+    return names
+
+
+def reader_table(
+    frame: pd.DataFrame,
+    kinds: dict[str, str],
+    units: dict[str, str] | None = None,
+    missing_reasons: dict[str, str] | None = None,
+    names: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Cells as text a reader can read, and the notes that go under the table.
+
+    ``kinds`` maps a column to how its cells read: ``count`` (4.7M when exact, else 2,359,296),
+    ``approx`` (rounded to 3 significant digits: 4,718,592 -> 4.72M), ``exact`` (2,359,296),
+    ``int``, ``pct`` (a fraction as 12.5%), ``fixed1``/``fixed2``/``fixed3`` (decimals),
+    ``cite`` (a bibliography key as 'Hu et al. 2021', from ``names`` or book/references.bib).
+    Other columns are shown as text. ``units`` adds the unit to a column's header
+    ('Memory (GB)'). A missing value reads as an en dash; each column with one gets a note
+    giving the reason from ``missing_reasons`` (a column without a reason raises, so no dash
+    goes unexplained).
+    """
+    units = units or {}
+    missing_reasons = missing_reasons or {}
+    unknown = set(kinds) - set(frame.columns)
+    if unknown:
+        raise KeyError(f"kinds name columns not in the table: {sorted(unknown)}")
+    out = pd.DataFrame(index=frame.index)
+    notes = []
+    for name, column in frame.items():
+        kind = kinds.get(name, "text")
+        if kind == "cite" and names is None:
+            names = bibliography_names()
+        cells = []
+        for value in column:
+            if _is_missing(value) or (isinstance(value, str) and value.strip() == ""):
+                cells.append(DASH)
+            elif kind == "count":
+                cells.append(count(value))
+            elif kind == "approx":
+                cells.append(short_count(value, 3))
+            elif kind == "exact":
+                cells.append(exact_count(value))
+            elif kind == "int":
+                cells.append(f"{int(round(float(value)))}")
+            elif kind == "pct":
+                cells.append(f"{float(value):.1%}")
+            elif kind.startswith("fixed"):
+                cells.append(f"{float(value):,.{int(kind[5:] or 1)}f}")
+            elif kind == "cite":
+                cells.append(names.get(str(value), str(value)) if names else str(value))
+            elif kind == "text":
+                cells.append(str(value))
+            else:
+                raise ValueError(f"unknown column kind {kind!r} for {name!r}")
+        header = f"{name} ({units[name]})" if name in units else str(name)
+        out[header] = cells
+        if DASH in cells:
+            if name not in missing_reasons:
+                raise ValueError(f"column {name!r} has missing values and no reason for them")
+            notes.append(f"{header}: {DASH} means {missing_reasons[name]}")
+    return out, notes
+
+
+_RAW_FLOAT = re.compile(r"^-?\d{4,}\.0$")
+_NOT_A_VALUE = {"<NA>", "NaN", "nan", "None", "NaT", "<na>"}
+
+
+class _Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.cells, self._depth, self._text = [], 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("td", "th"):
+            self._depth += 1
+            self._text = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._depth:
+            self._depth -= 1
+            self.cells.append(" ".join("".join(self._text).split()))
+
+    def handle_data(self, data):
+        if self._depth:
+            self._text.append(data)
+
+
+def table_cells(html: str) -> list[str]:
+    """The text of every table cell (td, th) of a page, whitespace collapsed."""
+    parser = _Cells()
+    parser.feed(html)
+    return parser.cells + _itables_cells(html)
+
+
+_DATA_JSON = re.compile(r'"data_json":\s*("(?:[^"\\]|\\.)*")')
+
+
+def _itables_cells(html: str) -> list[str]:
+    """Cells an itables table holds in its script (the browser renders them page by page);
+    a cell given as [shown, sort key] counts by what is shown."""
+    import json
+
+    cells = []
+    for literal in _DATA_JSON.findall(html):
+        for row in json.loads(json.loads(literal)):
+            for cell in row:
+                shown = cell[0] if isinstance(cell, list) else cell
+                cells.append(" ".join(str(shown).split()))
+    return cells
+
+
+def unfinished_cells(html: str, bib_keys=()) -> list[str]:
+    """Cells a reader should never see: a raw float count ('4700000.0'), '<NA>'/'NaN'/'None',
+    or a cell that is exactly a bibliography key."""
+    keys = set(bib_keys)
+    return [
+        cell
+        for cell in table_cells(html)
+        if _RAW_FLOAT.match(cell) or cell in _NOT_A_VALUE or cell in keys
+    ]
+
+
+def cut_descriptions(html: str, descriptions) -> list[str]:
+    """The ``descriptions`` (the data package's column descriptions) that no cell of the page
+    shows whole: a description cut at 50 characters by pandas' display is one of them."""
+    cells = set(table_cells(html))
+    return [d for d in descriptions if " ".join(str(d).split()) not in cells]
+
+
+#: Run in the browser: tables whose width exceeds their content column (no horizontal room).
+WIDE_TABLES_JS = """
+() => {
+  const main = document.querySelector('main, .bd-article, article') || document.body;
+  const limit = main.getBoundingClientRect().width + 1;
+  return [...document.querySelectorAll('table')]
+    .filter(t => t.offsetParent !== null && t.getBoundingClientRect().width > limit)
+    .map(t => (t.id || t.className || 'table') + ' ' + Math.round(t.getBoundingClientRect().width)
+              + 'px > ' + Math.round(limit) + 'px');
+}
+"""
