@@ -271,7 +271,9 @@ def _damage(gguf: Path, damage: str) -> None:
 def test_weight_cache_round_trips_and_loads_fast(gguf_copy, dequantised):
     import time
 
-    digest = smollm._sha256(gguf_copy)
+    from llmbook import assets
+
+    digest = assets.file_sha256(gguf_copy)
     assert smollm.read_weight_cache(gguf_copy, digest) is None  # nothing cached yet
     smollm.write_weight_cache(gguf_copy, digest, dequantised)
     start = time.perf_counter()
@@ -286,7 +288,9 @@ def test_weight_cache_round_trips_and_loads_fast(gguf_copy, dequantised):
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "manifest", "other file"])
 def test_a_corrupted_or_stale_weight_cache_is_detected(gguf_copy, dequantised, damage):
-    digest = smollm._sha256(gguf_copy)
+    from llmbook import assets
+
+    digest = assets.file_sha256(gguf_copy)
     smollm.write_weight_cache(gguf_copy, digest, dequantised)
     _damage(gguf_copy, damage)
     if damage == "other file":  # a cache made for another GGUF file (the asset was updated)
@@ -295,7 +299,9 @@ def test_a_corrupted_or_stale_weight_cache_is_detected(gguf_copy, dequantised, d
 
 
 def test_a_damaged_weight_cache_is_rebuilt_on_load(gguf_copy, dequantised):
-    digest = smollm._sha256(gguf_copy)
+    from llmbook import assets
+
+    digest = assets.file_sha256(gguf_copy)
     smollm.write_weight_cache(gguf_copy, digest, dequantised)
     _damage(gguf_copy, "flip a byte")
     smollm.load_gguf.cache_clear()

@@ -27,7 +27,6 @@ Two details of the file format matter for getting the right numbers:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -201,14 +200,6 @@ def weight_cache_paths(path: Path) -> tuple[Path, Path]:
     return path.with_name(path.name + ".float32.npy"), path.with_name(path.name + ".float32.json")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _named_arrays(weights: Weights) -> list[tuple[str, np.ndarray]]:
     arrays = [("tok_emb", weights.tok_emb), ("norm", weights.norm)]
     for i, layer in enumerate(weights.layers):
@@ -284,7 +275,9 @@ def load_gguf(path: Path) -> Weights:
     is valid (a fraction of a second), else dequantised and cached (once per path and process).
     If the folder is not writable, the weights are dequantised in memory every time."""
     path = Path(path)
-    digest = _sha256(path)
+    from llmbook import assets
+
+    digest = assets.file_sha256(path)
     weights = read_weight_cache(path, digest)
     if weights is not None:
         return weights
