@@ -8,6 +8,7 @@ the CSV file, the header being line 1) and the column, and says how to fix it.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -175,7 +176,7 @@ def _check_files(data: Path, descriptor: dict) -> tuple[list[Problem], dict[str,
         except UnicodeDecodeError as error:
             problems.append(_encoding_problem(file, raw, error))
             continue
-        rows = list(csv.reader(text.splitlines()))
+        rows = list(csv.reader(io.StringIO(text, newline="")))
         expected = [f["name"] for f in resource["schema"]["fields"]]
         found = rows[0] if rows else []
         if found != expected:
@@ -355,7 +356,7 @@ def check_cells(data: Path, descriptor: dict | None = None, today=None) -> list[
             keyed |= set([fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"])
         seen: dict[tuple, int] = {}
         text = (data / resource["path"]).read_text(encoding="utf-8")
-        reader = csv.DictReader(text.splitlines())
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         for row_number, row in enumerate(reader, 2):
             if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
                 continue  # a blank row: the Table Schema check reports it (or tolerates it last)
