@@ -25,9 +25,12 @@ def root() -> Path:
 
 @pytest.fixture
 def data_copy(tmp_path: Path) -> Path:
-    """A writable copy of data/ to break on purpose."""
+    """A writable copy of data/ to break on purpose, with the bibliography beside it (as in the
+    repository) so that ``source`` keys are checked against it."""
     target = tmp_path / "data"
     shutil.copytree(ROOT / "data", target)
+    (tmp_path / "book").mkdir()
+    shutil.copy(ROOT / "book" / "references.bib", tmp_path / "book" / "references.bib")
     return target
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -123,3 +125,150 @@ def test_a_build_receipt_for_exactly_this_data_skips_revalidation(data_copy, mon
     catalog._validate_cached.cache_clear()
     with pytest.raises(ValueError, match="175 billion"):  # typing fails, validation was skipped
         catalog.load("models", data_copy)
+
+
+# --- Issue 24: the validator catches what contributors type, each problem located ----------
+
+
+def _problems(data) -> list[str]:
+    with pytest.raises(catalog.DataError) as info:
+        catalog.validate(data)
+    return [str(p) for p in info.value.problems]
+
+
+def test_validate_accepts_a_relative_data_path(root, monkeypatch):
+    monkeypatch.chdir(root)
+    catalog.validate(Path("data"))
+
+
+def test_a_folder_without_datapackage_is_one_line_naming_the_path(tmp_path):
+    with pytest.raises(catalog.PackageError) as info:
+        catalog.validate(tmp_path)
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path / "datapackage.json") in message
+
+
+def test_a_malformed_datapackage_is_one_line_naming_the_path_and_place(data_copy):
+    (data_copy / "datapackage.json").write_text('{"resources": [\n  {bad', encoding="utf-8")
+    with pytest.raises(catalog.PackageError) as info:
+        catalog.validate(data_copy)
+    message = str(info.value)
+    assert "\n" not in message and str(data_copy / "datapackage.json") in message
+    assert "line 2" in message
+
+
+#: (file, row, column, bad value, words of the message) -- each refused, located at its cell.
+REFUSED = {
+    "inf": ("hardware.csv", 2, "memory_gb", "inf", "not a finite number"),
+    "1e309 overflows": ("hardware.csv", 3, "memory_gb", "1e309", "not a finite number"),
+    "nan": ("hardware.csv", 4, "fp32_tflops", "nan", "not a finite number"),
+    "release in the future": ("models.csv", 5, "released", "2999-01", "after the date"),
+    "date in the future": ("training_runs.csv", 2, "start", "2999-01-01", "after the date"),
+    "beyond int64": ("models.csv", 3, "params", "99999999999999999999", "64-bit"),
+    "control character": ("models.csv", 4, "notes", "bell\x07here", "U+0007"),
+    "newline in a cell": ("claims.csv", 2, "notes", "two\nlines", "U+000A"),
+    "role after a semicolon in source": (
+        "models.csv", 6, "source", "brown2020language: §2 ; {download}`../../../x.txt`",
+        "item 2",
+    ),
+    "role inside a source item": (
+        "models.csv", 7, "source", "brown2020language: §2; {download}`../x.txt`", "no backticks",
+    ),
+    "source key not in references.bib": (
+        "hardware.csv", 5, "source", "nosuchentry2099: Table 1", "not in",
+    ),
+    "backticks and a role in a model name": (
+        "models.csv", 8, "model", "Leak` {download}`../../../x.txt` `X", "backtick",
+    ),
+    "brace in a foreign key": ("licences.csv", 2, "model", "{cite}x", "backtick or brace"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_validate_refuses_and_locates(data_copy, case):
+    file, row, column, value, words = REFUSED[case]
+    edit_cell(data_copy / file, row, column, value)
+    located = [p for p in _problems(data_copy) if p.startswith(f"data/{file}, row {row}, "
+                                                             f"column '{column}'")]  # fmt: skip
+    assert any(words in p for p in located), located
+
+
+def test_primary_keys_differing_only_in_case_are_refused(data_copy):
+    lines = (data_copy / "hardware.csv").read_text(encoding="utf-8").splitlines()
+    row = next(
+        n for n, line in enumerate(lines[1:], 2) if line.split(",")[0].upper() != line.split(",")[0]
+    )
+    chip = lines[row - 1].split(",")[0]
+    lines.append(chip.upper() + lines[row - 1][len(chip) :])
+    (data_copy / "hardware.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = _problems(data_copy)
+    assert problems == [
+        f"data/hardware.csv, row {len(lines)}, column 'chip': '{chip.upper()}' repeats row {row} "
+        "ignoring case; names are looked up ignoring case, so keys must differ in more than case"
+    ]
+
+
+def test_a_non_utf8_byte_is_blamed_on_its_own_file_row_and_column(data_copy):
+    csv = data_copy / "hardware.csv"
+    raw = csv.read_bytes()
+    line3 = raw.split(b"\n")[2]
+    vendor = line3.split(b",")[1]
+    csv.write_bytes(raw.replace(line3, line3.replace(vendor, vendor[:-1] + b"\xff", 1), 1))
+    problems = _problems(data_copy)
+    assert len(problems) == 1, problems  # not one per table that refers to hardware.csv
+    assert problems[0].startswith("data/hardware.csv, row 3, column 'vendor': byte 0xff")
+
+
+def test_a_missing_csv_is_blamed_on_itself(data_copy):
+    (data_copy / "licences.csv").unlink()
+    problems = _problems(data_copy)
+    assert len(problems) == 1 and problems[0].startswith("data/licences.csv: file missing")
+
+
+def test_a_renamed_header_names_the_expected_and_found_label(data_copy):
+    csv = data_copy / "hardware.csv"
+    csv.write_text(csv.read_text(encoding="utf-8").replace("memory_gb", "memory_GB", 1), "utf-8")
+    (problem,) = _problems(data_copy)
+    assert problem.startswith("data/hardware.csv, row 1: header does not match")
+    assert "expected 'memory_gb', found 'memory_GB'" in problem
+
+
+def test_a_trailing_blank_line_is_tolerated_a_blank_row_inside_is_not(data_copy):
+    csv = data_copy / "hardware.csv"
+    text = csv.read_text(encoding="utf-8")
+    csv.write_text(text + "\n\n", encoding="utf-8")
+    catalog.validate(data_copy)
+    assert len(catalog.load("hardware", data_copy)) == len(text.splitlines()) - 1
+    first, rest = text.split("\n", 1)
+    csv.write_text(first + "\n\n" + rest, encoding="utf-8")
+    assert any(p.startswith("data/hardware.csv, row 2") for p in _problems(data_copy))
+
+
+def test_dates_are_checked_against_the_day_of_the_check(root):
+    import datetime as dt
+
+    latest = max(catalog.load("models", root / "data")["released"].dropna())
+    month_end = (latest + pd.offsets.MonthEnd(0)).date()
+    assert catalog.check_cells(root / "data", today=month_end) == []
+    before = month_end.replace(day=1) - dt.timedelta(days=1)
+    problems = catalog.check_cells(root / "data", today=before)
+    assert problems and all("after the date of this check" in p.message for p in problems)
+
+
+def test_source_keys_are_checked_only_where_a_bibliography_is_found(data_copy):
+    edit_cell(data_copy / "hardware.csv", 5, "source", "nosuchentry2099: Table 1")
+    assert _problems(data_copy)
+    (data_copy.parent / "book" / "references.bib").unlink()
+    assert catalog.bibliography(data_copy) is None
+    catalog.validate(data_copy)
+
+
+def test_real_source_keys_resolve_in_the_bibliography(root):
+    assert catalog.bibliography(root / "data") == root / "book" / "references.bib"
+    assert catalog.check_cells(root / "data") == []
+
+
+def test_cite_sources_refuses_what_is_not_a_bibliography_key():
+    frame = pd.DataFrame({"source": ["a2020x: §1 ; {download}`../../x.txt`: §2"]})
+    with pytest.raises(ValueError, match="not bibliography keys"):
+        catalog.cite_sources(frame)

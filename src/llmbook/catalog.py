@@ -9,6 +9,7 @@ the CSV file, the header being line 1) and the column, and says how to fix it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -42,10 +43,6 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-class PackageError(ValueError):
-    """The data package itself (its folder or ``datapackage.json``) cannot be read."""
-
-
 class DataError(ValueError):
     """The data package does not satisfy its schema."""
 
@@ -73,8 +70,37 @@ def _note_table(data: Path, table: str) -> None:
             inputs.note(data / resource["path"])
 
 
+class PackageError(DataError):
+    """The data package itself cannot be read: no ``datapackage.json``, or not valid JSON.
+
+    Its message is one line naming the path that was tried.
+    """
+
+    def __init__(self, message: str):
+        self.problems = [Problem(paths.DATAPACKAGE, None, None, message)]
+        ValueError.__init__(self, message)
+
+
 def _descriptor(data: Path) -> dict:
-    return json.loads((data / paths.DATAPACKAGE).read_text(encoding="utf-8"))
+    """The parsed ``datapackage.json`` of ``data``; PackageError if missing or malformed."""
+    path = Path(data).resolve() / paths.DATAPACKAGE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PackageError(
+            f"no {paths.DATAPACKAGE} at {path}: give the book's data folder (--data DIR)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PackageError(f"cannot read {path}: {error}") from None
+    try:
+        descriptor = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PackageError(
+            f"{path} is not valid JSON: line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("resources"), list):
+        raise PackageError(f"{path} has no list of 'resources' (a Frictionless data package)")
+    return descriptor
 
 
 def table_names(data: Path | None = None) -> list[str]:
@@ -93,36 +119,103 @@ def schema(table: str, data: Path | None = None) -> dict:
 
 
 def validate(data: Path | None = None) -> None:
-    """Validate the whole data package (every table, keys across tables); raise DataError."""
-    from frictionless import FrictionlessException, Package, system
+    """Validate the whole data package (every table, keys across tables); raise DataError.
 
+    Three stages: the files themselves (present, UTF-8, headers as the schema names them), so a
+    broken file is blamed on itself and not on every table that refers to it; the Table Schema
+    (Frictionless: types, constraints, primary and foreign keys); then the book's own rules
+    (:func:`check_cells`). A trailing blank line is tolerated. ``datapackage.json`` missing or
+    malformed raises PackageError (one line, naming the path tried).
+    """
     data = Path(data or paths.data_dir()).resolve()
-    descriptor = data / paths.DATAPACKAGE
-    if not descriptor.is_file():
-        raise FileNotFoundError(
-            f"{descriptor} not found: give the folder that holds the data package"
-        )
-    try:
-        json.loads(descriptor.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise PackageError(f"{descriptor} is not valid JSON ({error})") from None
-    try:
-        with system.use_context(trusted=False):
-            package = Package(str(descriptor), basepath=str(data))
-            report = package.validate()
-    except FrictionlessException as error:
-        raise PackageError(f"{descriptor}: {error.error.note}") from None
-    if report.valid:
-        problems = active_params_problems(data)
-        if problems:
-            raise DataError(problems)
-        return
+    descriptor = _descriptor(data)
+    problems, last_rows = _check_files(data, descriptor)
+    if not problems:
+        problems = [
+            p
+            for p in _schema_problems(data)
+            if p.row is None or p.row <= last_rows.get(p.file, p.row)
+        ]
+        problems += check_cells(data, descriptor)
+        problems += active_params_problems(data)
+    if problems:
+        raise DataError(problems)
+
+
+def _schema_problems(data: Path) -> list[Problem]:
+    """The Frictionless validation of the package, as located problems."""
+    from frictionless import Package, system
+
+    with system.use_context(trusted=False):
+        package = Package(str(data / paths.DATAPACKAGE), basepath=str(data))
+        report = package.validate()
     problems = []
     for task in report.tasks:
         file = f"data/{Path(task.place).name}" if task.place else "data"
         for error in task.errors:
             problems.append(_problem(file, error))
-    raise DataError(problems)
+    return problems
+
+
+def _check_files(data: Path, descriptor: dict) -> tuple[list[Problem], dict[str, int]]:
+    """Each table's file: present, UTF-8, its header the schema's field names in order.
+
+    Returns the problems and, per file, the number of its last non-blank row (header = 1), so
+    that blank lines at the end of a file can be ignored.
+    """
+    import csv
+
+    problems, last_rows = [], {}
+    for resource in descriptor["resources"]:
+        file = f"data/{resource['path']}"
+        path = data / resource["path"]
+        if not path.is_file():
+            problems.append(Problem(file, None, None, f"file missing (table '{resource['name']}'"
+                                    f" of {paths.DATAPACKAGE} expects it at {path})"))  # fmt: skip
+            continue
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            problems.append(_encoding_problem(file, raw, error))
+            continue
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+        expected = [f["name"] for f in resource["schema"]["fields"]]
+        found = rows[0] if rows else []
+        if found != expected:
+            problems.append(Problem(file, 1, None, _header_difference(expected, found)))
+        last = max((n for n, row in enumerate(rows, 1) if any(c.strip() for c in row)), default=1)
+        last_rows[file] = last
+    return problems, last_rows
+
+
+def _encoding_problem(file: str, raw: bytes, error: UnicodeDecodeError) -> Problem:
+    """Where a byte that is not UTF-8 sits: the file's row and the column holding it."""
+    import csv
+
+    start = raw.rfind(b"\n", 0, error.start) + 1
+    row = raw.count(b"\n", 0, error.start) + 1
+    end = raw.find(b"\n", error.start)
+    line = raw[start : None if end < 0 else end].decode("utf-8", errors="replace")
+    header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8", errors="replace")]))
+    cells = next(csv.reader([line]), [])
+    column = next((header[i] for i, c in enumerate(cells) if "\ufffd" in c and i < len(header)),
+                  None)  # fmt: skip
+    byte = raw[error.start : error.start + 1].hex()
+    return Problem(file, row, column, f"byte 0x{byte} is not UTF-8 ({error.reason}); "
+                   "save the file as UTF-8")  # fmt: skip
+
+
+def _header_difference(expected: list[str], found: list[str]) -> str:
+    """What differs between the schema's field names and the CSV header, column by column."""
+    differences = [
+        f"column {i}: expected '{want}', found '{have}'"
+        for i, (want, have) in enumerate(zip(expected, found, strict=False), 1)
+        if want != have
+    ]
+    if len(found) != len(expected):
+        differences.append(f"expected {len(expected)} columns, found {len(found)}")
+    return "header does not match the schema: " + "; ".join(differences)
 
 
 def active_params_problems(data: Path) -> list[Problem]:
@@ -278,6 +371,141 @@ def source_keys(cell: str) -> list[str]:
     return list(dict.fromkeys(k for k in keys if k))
 
 
+#: A bibliography key as ``source`` cells and ``book/references.bib`` spell it.
+BIB_KEY = re.compile(r"[a-z0-9_-]+")
+#: One item of a ``source`` cell: "bibkey: location" (no backticks: nothing of it is markup).
+SOURCE_ITEM = re.compile(r"([a-z0-9_-]+): [^`\s][^`]*")
+#: The bibliography that ``source`` keys must resolve in, relative to the project root.
+BIBLIOGRAPHY = Path("book") / "references.bib"
+#: Characters that would make a key (a name other tables and the chapters' Markdown use) markup:
+#: backticks open code and roles ({download}`...`), braces name roles and directives.
+MARKUP_IN_KEYS = re.compile(r"[`{}]")
+#: C0 and C1 control characters (tab and newline included: no cell of the package needs them).
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Largest value a pandas Int64 column (the type of every integer column) holds.
+INT64_MAX = 2**63 - 1
+
+
+def bibliography(data: Path) -> Path | None:
+    """``book/references.bib`` of the project whose data folder is ``data``, if it exists."""
+    path = Path(data).resolve().parent / BIBLIOGRAPHY
+    return path if path.is_file() else None
+
+
+def bibliography_keys(bib: Path) -> set[str]:
+    """The entry keys of a BibTeX file."""
+    return set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", bib.read_text(encoding="utf-8")))
+
+
+def check_cells(data: Path, descriptor: dict | None = None, today=None) -> list[Problem]:
+    """The book's rules beyond the Table Schema, cell by cell; returns the problems found.
+
+    - no control characters in any cell;
+    - ``number`` cells finite (no ``inf``, ``nan``, ``1e309``), ``integer`` cells within int64;
+    - ``date`` and ``yearmonth`` cells not after ``today`` (default: the date of the check);
+    - key columns (primary and foreign keys) free of backticks and braces, and primary keys
+      unique ignoring case (lookups ignore case);
+    - every item of a ``source`` cell "bibkey: location", its key in ``book/references.bib``
+      (when the project has one next to ``data``).
+    """
+    import csv
+    import datetime as dt
+    import math
+
+    data = Path(data).resolve()
+    descriptor = descriptor or _descriptor(data)
+    today = today or dt.datetime.now(dt.UTC).date()
+    bib = bibliography(data)
+    known_keys = bibliography_keys(bib) if bib else None
+    problems = []
+    for resource in descriptor["resources"]:
+        file = f"data/{resource['path']}"
+        fields = resource["schema"]["fields"]
+        kinds = {f["name"]: f.get("type", "string") for f in fields}
+        primary = resource["schema"].get("primaryKey") or []
+        primary = [primary] if isinstance(primary, str) else list(primary)
+        keyed = set(primary)
+        for fk in resource["schema"].get("foreignKeys", []):
+            keyed |= set([fk["fields"]] if isinstance(fk["fields"], str) else fk["fields"])
+        seen: dict[tuple, int] = {}
+        text = (data / resource["path"]).read_text(encoding="utf-8")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        for row_number, row in enumerate(reader, 2):
+            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                continue  # a blank row: the Table Schema check reports it (or tolerates it last)
+            for column, cell in row.items():
+                if not isinstance(cell, str) or column not in kinds:
+                    continue
+                message = _cell_problem(kinds[column], cell, today, math)
+                if message is None and column in keyed and MARKUP_IN_KEYS.search(cell):
+                    message = (f"{cell!r} contains a backtick or brace; names may not carry "
+                               "markup (they are printed in the chapters' text)")  # fmt: skip
+                if message is None and column == "source" and cell:
+                    message = _source_problem(cell, known_keys, bib)
+                if message:
+                    problems.append(Problem(file, row_number, column, message))
+            if primary and all(row.get(c) for c in primary):
+                folded = tuple(str(row[c]).casefold() for c in primary)
+                if folded in seen:
+                    values = ", ".join(repr(row[c]) for c in primary)
+                    problems.append(Problem(
+                        file, row_number, primary[0],
+                        f"{values} repeats row {seen[folded]} ignoring case; names are looked "
+                        "up ignoring case, so keys must differ in more than case",
+                    ))  # fmt: skip
+                else:
+                    seen[folded] = row_number
+    return problems
+
+
+def _cell_problem(kind: str, cell: str, today, math) -> str | None:
+    """What is wrong with one cell beyond its schema type, or None."""
+    control = CONTROL.search(cell)
+    if control:
+        return (f"control character U+{ord(control.group()):04X} in {cell!r}; "
+                "remove it (cells are plain text on one line)")  # fmt: skip
+    if not cell:
+        return None
+    if kind == "number":
+        try:
+            value = float(cell)
+        except ValueError:
+            return None  # not a number: the Table Schema check reports it
+        if not math.isfinite(value):
+            return f"{cell!r} is not a finite number; give the value or leave the cell empty"
+    elif kind == "integer":
+        try:
+            value = int(cell)
+        except ValueError:
+            return None
+        if abs(value) > INT64_MAX:
+            return f"{cell!r} is too large for a 64-bit integer (at most {INT64_MAX})"
+    elif kind in ("date", "yearmonth"):
+        try:
+            parts = [int(p) for p in cell.split("-")]
+        except ValueError:
+            return None
+        limit = (today.year, today.month, today.day)[: len(parts)]
+        if tuple(parts) > limit:
+            return (f"{cell!r} is after the date of this check ({today.isoformat()}); "
+                    "a fact cannot come from the future")  # fmt: skip
+    return None
+
+
+def _source_problem(cell: str, known_keys: set[str] | None, bib: Path | None) -> str | None:
+    """What is wrong with a ``source`` cell: an item not "bibkey: location", or an unknown key."""
+    for number, item in enumerate(cell.split(SOURCE_SEPARATOR), 1):
+        match = SOURCE_ITEM.fullmatch(item.strip())
+        if not match:
+            return (f"item {number} {item.strip()!r} is not 'bibkey: location' (key of lower-case "
+                    f"letters, digits, '_' or '-'; items separated by '{SOURCE_SEPARATOR}'; "
+                    "no backticks)")  # fmt: skip
+        if known_keys is not None and match.group(1) not in known_keys:
+            return (f"item {number}: key '{match.group(1)}' is not in {bib}; "
+                    "add the entry there (README, 'Adding a model')")  # fmt: skip
+    return None
+
+
 def describe(table: str, data: Path | None = None) -> pd.DataFrame:
     """The columns of one table as documentation: name, type, unit, rules, meaning.
 
@@ -322,8 +550,18 @@ def foreign_keys(table: str, data: Path | None = None) -> list[tuple[str, str, s
 
 
 def cite_sources(frame: pd.DataFrame, column: str = "source") -> str:
-    """A MyST paragraph citing every bibliography key used in ``frame[column]``, sorted."""
+    """A MyST paragraph citing every bibliography key used in ``frame[column]``, sorted.
+
+    Each key becomes a ``{cite:t}`` role, so a key must be a bibliography key and nothing else:
+    anything else raises ValueError (cell text never reaches the Markdown parser).
+    """
     keys = sorted({key for cell in frame[column].dropna() for key in source_keys(cell)})
+    bad = [key for key in keys if not BIB_KEY.fullmatch(key)]
+    if bad:
+        raise ValueError(
+            f"not bibliography keys (lower-case letters, digits, '_', '-'): {bad}; "
+            "`llmbook validate` names the cells"
+        )
     if not keys:
         return "No sources."
     return " ".join(f"{{cite:t}}`{key}`;" for key in keys).rstrip(";") + "."

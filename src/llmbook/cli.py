@@ -37,6 +37,17 @@ class UsageError(Exception):
     """A bad name or value: reported in one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block) and no abbreviated options."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def positive_number(text: str) -> float:
     try:
         value = float(text)
@@ -94,13 +105,29 @@ def _chip_peak(name: str, data: Path | None) -> tuple[str, float, str]:
     raise UsageError(f"{row['chip']}: the catalog has no 16-bit peak throughput for this chip")
 
 
+def _lora_targets(text: str, shape: Shape, rank: int) -> list[str]:
+    """LoRA targets from "q,v": each once, at least one, ``rank`` within every matrix adapted.
+
+    A rank above min(d_in, d_out) of a matrix adds parameters without adding rank (B·A cannot
+    exceed the smaller dimension), so it is refused rather than counted.
+    """
+    targets = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    if not targets:
+        raise UsageError(f"--targets names no matrix (got {text!r}); e.g. q,v")
+    for target in targets:
+        try:
+            d_in, d_out = peft.target_dims(shape, target)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        if rank > min(d_in, d_out):
+            raise UsageError(
+                f"--rank {rank} exceeds the '{target}' matrix ({d_in} x {d_out}): "
+                f"at most {min(d_in, d_out)}"
+            )
+    return targets
+
+
 def cmd_budget(args) -> dict:
-    if args.model and (args.params or args.tokens):
-        raise UsageError("give --model, or --params and --tokens, not both")
-    if not args.chip and (args.chips is not None or args.mfu is not None):
-        raise UsageError("--chips and --mfu need --chip (the chip whose peak they scale)")
-    args.chips = 1 if args.chips is None else args.chips
-    args.mfu = 0.4 if args.mfu is None else args.mfu
     if args.model:
         model, params, active, tokens = _model_params_tokens(args.model, _data(args))
     elif args.params and args.tokens:
@@ -176,7 +203,7 @@ def cmd_memory(args) -> dict:
 
 def cmd_peft(args) -> dict:
     name, shape = _shape(args.model, _data(args))
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    targets = _lora_targets(args.targets, shape, args.rank)
     try:
         trainable = peft.lora_params(shape, args.rank, targets)
     except (ValueError, NotImplementedError) as error:
@@ -213,7 +240,7 @@ def cmd_sft(args) -> dict:
         state = memory.training_state_bytes(params)
         gpus = sft.gpus_for_full_finetune(params, memory_gb)
     else:
-        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        targets = _lora_targets(args.targets, shape, args.rank)
         try:
             trainable = peft.lora_params(shape, args.rank, targets)
         except ValueError as error:
@@ -222,6 +249,9 @@ def cmd_sft(args) -> dict:
         gpus = sft.gpus_to_hold(state, memory_gb)
         out["trainable_params"] = trainable
     chips = max(args.chips, gpus)
+    if args.mfu is None:
+        args.mfu = reported_sft_mfu(data=_data(args))
+        out["mfu_from"] = f"sft_runs.csv: {DEFAULT_MFU_RUN}"
     hours = sft.hours(flops, chips, peak, args.mfu)
     out |= {
         "state_bytes_without_activations": state,
@@ -233,6 +263,31 @@ def cmd_sft(args) -> dict:
         "chip_hours": hours * chips,
     }
     return out
+
+
+#: The fine-tuning run whose reported time sets ``sft``'s default utilisation: the book's
+#: sft-cost chapter derives the same figure from the same row.
+DEFAULT_MFU_RUN = "Alpaca 7B fine-tuning"
+
+
+def reported_sft_mfu(run: str = DEFAULT_MFU_RUN, data: Path | None = None) -> float:
+    """The utilisation a reported SFT run implies: 6ND (or 4ND) FLOPs over its reported
+    chip-seconds, D taken at the run's maximum tokens per example (so an upper bound).
+
+    N is the base model's parameter count when the fine-tuned model names one (fine-tuning
+    trains the base's weights), as in the sft-cost chapter.
+    """
+    row = catalog.lookup("sft_runs", run, data)
+    model = catalog.lookup("models", row["model"], data)
+    if not pd.isna(model["base_model"]):
+        model = catalog.lookup("models", model["base_model"], data)
+    missing = [c for c in ("hours", "examples", "max_tokens", "epochs") if pd.isna(row[c])]
+    if pd.isna(model["params"]) or missing:
+        raise UsageError(f"{run}: sft_runs.csv lacks {missing or ['params']}; give --mfu")
+    tokens = sft.sft_tokens(row["examples"], row["max_tokens"], row["epochs"])
+    flops = sft.sft_flops(float(model["params"]), tokens, row["method"])
+    _, peak, _ = _chip_peak(row["chip"], data)
+    return compute.implied_mfu(flops, int(row["chip_count"]), peak, float(row["hours"]) * 3600)
 
 
 def _params_and_shape(name: str, data: Path | None) -> tuple[str, float, Shape]:
@@ -250,6 +305,12 @@ def cmd_rlhf_memory(args) -> dict:
     critic_name, critic_params, critic = _params_and_shape(args.critic, _data(args))
     if args.zero not in (0, 1, 2, 3):
         raise UsageError(f"--zero must be 0, 1, 2 or 3, got {args.zero}")
+    smallest = min(actor_params, critic_params)
+    if args.gpus > smallest:
+        raise UsageError(
+            f"--gpus {args.gpus} leaves less than one parameter per GPU "
+            f"(the smaller model has {smallest:.4g}); at most {int(smallest)}"
+        )
     lora = 0
     if args.lora_rank:
         targets = ("q", "k", "v", "o", "gate", "up", "down") if actor.gated else (
@@ -321,8 +382,17 @@ def cmd_generate(args) -> dict:
 
 
 def cmd_validate(args) -> dict:
-    catalog.validate(args.data)
-    return {"valid": True, "tables": catalog.table_names(args.data)}
+    from llmbook import paths
+
+    data = (args.data or paths.data_dir()).resolve()
+    catalog.validate(data)
+    bib = catalog.bibliography(data)
+    return {
+        "valid": True,
+        "data": str(data),
+        "tables": catalog.table_names(data),
+        "bibliography": str(bib) if bib else None,
+    }
 
 
 def cmd_models(args) -> dict:
@@ -332,18 +402,6 @@ def cmd_models(args) -> dict:
     columns = ["model", "organization", "released", "params", "train_tokens", "stage"]
     shown = models[columns].assign(released=models["released"].dt.strftime("%Y-%m"))
     return {"models": shown.astype(object).where(shown.notna(), None).to_dict("records")}
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (``llmbook: ...``) and exit status 2, and no
-    option may be abbreviated (``--par`` is not ``--params``)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: {message} (see {self.prog.split()[0]} --help)\n")
 
 
 def _version() -> str:
@@ -368,8 +426,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--params", type=positive_number, help="parameters N")
     p.add_argument("--tokens", type=positive_number, help="training tokens D")
     p.add_argument("--chip", help="a chip of hardware.csv, e.g. 'A100 80GB'")
-    p.add_argument("--chips", type=positive_int, default=None, help="number of chips (default 1)")
-    p.add_argument("--mfu", type=utilisation, default=None, help="utilisation in (0, 1] (0.4)")
+    p.add_argument("--chips", type=positive_int, default=1, help="number of chips (1)")
+    p.add_argument("--mfu", type=utilisation, default=0.4, help="utilisation in (0, 1] (0.4)")
     p.set_defaults(run=cmd_budget)
 
     p = command("memory", "bytes of weights (and KV cache with --model)")
@@ -403,8 +461,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mfu",
         type=utilisation,
-        default=0.12,
-        help="utilisation in (0, 1] (0.12: what Alpaca's reported run implies; sft-cost chapter)",
+        default=None,
+        help="utilisation in (0, 1] (default: what Alpaca's reported run in sft_runs.csv "
+        "implies, as in the sft-cost chapter)",
     )
     p.set_defaults(run=cmd_sft)
     p = command("rlhf-memory", "per-GPU memory of RLHF's RL stage (actor, reference, critic, RM)")
@@ -456,13 +515,6 @@ def _format(value) -> str:
     return "" if value is None else str(value)
 
 
-def _finite(result: dict) -> None:
-    """Refuse a result holding an infinite or undefined number (inputs that overflow)."""
-    for key, value in result.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"{key} overflows (inputs too large for a float); use smaller inputs")
-
-
 def _print(result: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, ensure_ascii=False, sort_keys=True, allow_nan=False))
@@ -474,18 +526,97 @@ def _print(result: dict, as_json: bool) -> None:
         print(
             f"data package valid: {len(result['tables'])} table(s): {', '.join(result['tables'])}"
         )
+        if result["bibliography"] is None:
+            print(f"(no {catalog.BIBLIOGRAPHY} next to {result['data']}: source keys unchecked)")
     else:
         width = max(map(len, result))
         for key, value in result.items():
             print(f"{key:<{width}}  {_format(value)}")
 
 
+#: Options that make no sense together, per command: (option, conflicting options, why).
+CONFLICTS = {
+    "budget": [
+        ("--model", ("--params", "--tokens"), "--model takes params and tokens from the catalog"),
+    ],
+    "memory": [
+        ("--model", ("--params",), "--model takes params from the catalog"),
+    ],
+}
+#: Options that only act with another one given: (option, options it needs, why).
+NEEDS = {
+    "budget": [
+        ("--chips", ("--chip",), "without --chip no time is computed"),
+        ("--mfu", ("--chip",), "without --chip no time is computed"),
+    ],
+    "memory": [
+        ("--context", ("--model",), "the KV cache needs a model's shape"),
+        ("--batch", ("--model",), "the KV cache needs a model's shape"),
+        ("--kv-precision", ("--model",), "the KV cache needs a model's shape"),
+    ],
+}
+#: Options ignored for some value of another: (option, (other option, value), why).
+IGNORED_WITH = {
+    "sft": [
+        ("--targets", ("--method", "full"), "full fine-tuning trains every matrix"),
+        ("--rank", ("--method", "full"), "full fine-tuning has no adapter rank"),
+    ],
+}
+
+
+def _given(argv: list[str]) -> set[str]:
+    """The long options written on the command line (``--opt`` or ``--opt=value``)."""
+    return {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+
+
+def _refuse_conflicts(args, argv: list[str]) -> None:
+    """UsageError for options that conflict or would be silently ignored."""
+    given = _given(argv)
+    for option, others, why in CONFLICTS.get(args.command, []):
+        clash = [o for o in others if o in given]
+        if option in given and clash:
+            raise UsageError(f"{option} and {'/'.join(clash)} exclude each other: {why}")
+    for option, needed, why in NEEDS.get(args.command, []):
+        if option in given and not any(n in given for n in needed):
+            raise UsageError(f"{option} needs {' or '.join(needed)}: {why}")
+    for option, (other, value), why in IGNORED_WITH.get(args.command, []):
+        if option in given and getattr(args, other.lstrip("-").replace("-", "_")) == value:
+            raise UsageError(f"{option} is ignored with {other} {value}: {why}")
+
+
+def _non_finite(value, key: str = "") -> str | None:
+    """The key of the first number in ``value`` that is inf or NaN, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return key or "result"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _non_finite(v, k)
+            if found:
+                return found
+    if isinstance(value, list):
+        for v in value:
+            found = _non_finite(v, key)
+            if found:
+                return found
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
+        _refuse_conflicts(args, argv)
         result = args.run(args)
-        _finite(result)
+        overflow = _non_finite(result)
+        if overflow:
+            raise UsageError(
+                f"'{overflow}' overflows a floating-point number with these inputs; "
+                "give smaller values"
+            )
+    except catalog.PackageError as error:
+        print(f"llmbook {args.command}: {error}", file=sys.stderr)
+        return 2
     except catalog.DataError as error:
         print(f"llmbook {args.command}: {error}", file=sys.stderr)
         return 1

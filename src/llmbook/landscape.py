@@ -281,10 +281,10 @@ def lineage_figure(models: pd.DataFrame):
             arrowprops={"arrowstyle": "->", "color": colours[edge["derived_stage"]], "lw": 1.2},
         )
     for m, y in y_base.items():
-        ax.text(0.36, y, m, ha="right", va="center", fontsize=8)
+        ax.text(0.36, y, style.literal(m), ha="right", va="center", fontsize=8)
     for m, y in y_derived.items():
         stage = edges.loc[edges["derived"] == m, "derived_stage"].iloc[0]
-        ax.text(0.64, y, m, ha="left", va="center", fontsize=8, color=colours[stage])
+        ax.text(0.64, y, style.literal(m), ha="left", va="center", fontsize=8, color=colours[stage])
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.8, height - 0.2)
     ax.axis("off")

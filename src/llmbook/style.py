@@ -86,6 +86,13 @@ def rc_params() -> dict:
     }
 
 
+def literal(text: object) -> str:
+    """``text`` as matplotlib shows it literally: every ``$`` escaped, so a name such as
+    "$x$-7B" from the data is not typeset as mathtext (matplotlib drops the backslash of ``\\$``
+    when the text holds no unescaped ``$``). Use it for every data value drawn as a label."""
+    return str(text).replace("$", "\\$")
+
+
 #: Offsets (points) tried, in order, when placing a point's label: right, left, above, below...
 LABEL_OFFSETS = ((5, 2), (5, -9), (-5, 2), (-5, -9), (0, 7), (0, -12), (9, 9), (-9, -14))
 
@@ -95,7 +102,8 @@ def label_points(ax, xs, ys, labels, fontsize: float = 6.5) -> None:
 
     A greedy search over LABEL_OFFSETS in display space: each label is placed where its box
     overlaps no label placed before it and no other point's marker; if every offset collides,
-    the one with the least overlap is kept. Deterministic for the same input order.
+    the one with the least overlap is kept. Deterministic for the same input order. Labels are
+    data (model names): they are drawn literally (:func:`literal`), never as mathtext.
     """
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
@@ -123,7 +131,7 @@ def label_points(ax, xs, ys, labels, fontsize: float = 6.5) -> None:
         best = None
         for dx, dy in LABEL_OFFSETS:
             text = ax.annotate(
-                label,
+                literal(label),
                 (x, y),
                 xytext=(dx, dy),
                 textcoords="offset points",

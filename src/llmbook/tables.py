@@ -82,7 +82,43 @@ def interactive(frame: pd.DataFrame, table_id: str, **options):
         showIndex=False,
         **options,
     )
-    return HTML(html)
+    return HTML(offline_fallback(html, frame, f"{TABLE_ID_PREFIX}{table_id}"))
+
+
+#: The JavaScript call that builds an interactive table inside itables' module script.
+_ITABLE_CALL = "new ITable(table, dt_args);"
+
+
+def offline_fallback(html: str, frame: pd.DataFrame, html_id: str) -> str:
+    """itables' HTML with every row of ``frame`` shown until the interactive table has loaded.
+
+    itables shows a static preview (one page of rows) and swaps it for the interactive table
+    with an inline script that runs whether or not its module can load; a page opened as a file
+    (``file://``) cannot import a module script, so the reader saw "Loading ITables ... from the
+    internet" instead of the data. Here the preview holds every row (escaped, missing values
+    empty, no link to the internet) and the swap happens inside the module script, after the
+    bundle has been imported. Raises RuntimeError if itables' HTML is not shaped as expected
+    (a new itables version): the pinned version is tested.
+    """
+    fallback_id = f"{html_id}_fallback"
+    start = html.find(f'\n<div id="{fallback_id}">')
+    swap = (
+        "<script>"
+        f'document.getElementById("{html_id}")?.removeAttribute("hidden");'
+        f'document.getElementById("{fallback_id}")?.setAttribute("hidden", "hidden");'
+        "</script>"
+    )
+    end = html.find(swap, max(start, 0))
+    if start < 0 or end < 0 or html.count(_ITABLE_CALL) != 1:
+        raise RuntimeError("itables' HTML changed: update llmbook.tables.offline_fallback")
+    rows = _table_html(frame, None, None, css_class="table llmbook-static llmbook-fallback")
+    html = html[:start] + f'\n<div id="{fallback_id}">{rows}</div>' + html[end + len(swap) :]
+    return html.replace(
+        _ITABLE_CALL,
+        'table.removeAttribute("hidden");\n        '
+        f'document.getElementById("{fallback_id}")?.setAttribute("hidden", "hidden");\n        '
+        + _ITABLE_CALL,
+    )
 
 
 def static(frame: pd.DataFrame, row_ids: list[str] | None = None, caption: str | None = None):
@@ -91,9 +127,19 @@ def static(frame: pd.DataFrame, row_ids: list[str] | None = None, caption: str |
     Every cell is HTML-escaped; ``row_ids`` (one per row) become the rows' ``id`` attributes,
     so another page can link to a single row. Missing values are shown as empty cells.
     """
-    from html import escape
-
     from IPython.display import HTML
+
+    return HTML(_table_html(frame, row_ids, caption))
+
+
+def _table_html(
+    frame: pd.DataFrame,
+    row_ids: list[str] | None,
+    caption: str | None,
+    css_class: str = "table llmbook-static",
+) -> str:
+    """The HTML of a plain table: every cell escaped, missing values empty."""
+    from html import escape
 
     if row_ids is not None and len(row_ids) != len(frame):
         raise ValueError(f"row_ids has {len(row_ids)} ids for {len(frame)} rows")
@@ -104,8 +150,8 @@ def static(frame: pd.DataFrame, row_ids: list[str] | None = None, caption: str |
         rid = f' id="{escape(row_ids[i], quote=True)}"' if row_ids is not None else ""
         rows.append(f"<tr{rid}>{cells}</tr>")
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return HTML(
-        f'<table class="table llmbook-static">{cap}<thead><tr>{head}</tr></thead>'
+    return (
+        f'<table class="{css_class}">{cap}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 

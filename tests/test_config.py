@@ -1,0 +1,44 @@
+"""Project configuration: what the build reads and what git ignores."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+
+import yaml
+
+
+def _excluded(root) -> list[str]:
+    return yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))["exclude_patterns"]
+
+
+def test_a_jupytext_twin_is_not_a_second_source_of_the_chapter(root, tmp_path, caplog):
+    """The README pairs a chapter with a notebook (``jupytext --set-formats ipynb,md:myst``):
+    Sphinx must see one document, not warn "multiple files found" (a failure under -W)."""
+    from sphinx.project import Project
+
+    chapter = tmp_path / "book" / "part1-base-models"
+    chapter.mkdir(parents=True)
+    (chapter / "landscape.md").write_text("# Landscape\n", encoding="utf-8")
+    (chapter / "landscape.ipynb").write_text(json.dumps({"cells": []}), encoding="utf-8")
+    project = Project(tmp_path, [".md", ".ipynb"])
+    with caplog.at_level(logging.WARNING):
+        docs = project.discover(exclude_paths=_excluded(root))
+    assert docs == {"book/part1-base-models/landscape"}
+    assert str(project.doc2path("book/part1-base-models/landscape", absolute=False)).endswith(".md")
+    assert "multiple files" not in caplog.text
+    # Without the exclusion Sphinx does warn: the test would catch the pattern being dropped.
+    with caplog.at_level(logging.WARNING):
+        Project(tmp_path, [".md", ".ipynb"]).discover(
+            exclude_paths=[p for p in _excluded(root) if "ipynb" not in p]
+        )
+    assert "multiple files" in caplog.text
+
+
+def test_build_outputs_are_ignored_by_git(root, tmp_path):
+    for folder in ("_build", "build"):
+        result = subprocess.run(
+            ["git", "check-ignore", "-q", f"{folder}/html/index.html"], cwd=root
+        )
+        assert result.returncode == 0, f"{folder}/ is not in .gitignore"
