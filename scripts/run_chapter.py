@@ -4,7 +4,8 @@
 
 Each chapter runs in a fresh kernel from its own folder (as the build runs it); the executed
 notebook is written to ``/tmp/<part>-<chapter>.ipynb``. Prints the time, any stderr output, and the
-failing cell's traceback; exits 1 if a chapter failed. ``jb build`` remains the real check (strict
+failing cell's traceback, and its slowest cells (to see where a chapter's time goes); exits 1 if a
+chapter failed. ``jb build`` remains the real check (strict
 references, glue keys, Sphinx warnings).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import jupytext
@@ -37,10 +39,26 @@ def run(path: Path) -> bool:
         for output in cell.get("outputs", []):
             if output.get("name") == "stderr":
                 print(f"{path}: cell {number} wrote to stderr:\n{output['text']}")
+    for seconds_, number, first in slowest_cells(notebook):
+        print(f"  {seconds_:6.1f} s  cell {number}: {first}")
     target = Path("/tmp") / f"{path.resolve().parent.name}-{path.stem}.ipynb"
     nbformat.write(notebook, target)
     print(f"{path}: {'ok' if ok else 'FAILED'} in {seconds:.1f} s -> {target}")
     return ok
+
+
+def slowest_cells(notebook, count: int = 5) -> list[tuple[float, int, str]]:
+    """(seconds, cell number, first source line) of the slowest code cells, from the execution
+    timestamps nbclient records in each cell's metadata."""
+    timed = []
+    for number, cell in enumerate(notebook.cells):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if cell.cell_type == "code" and start and end:
+            seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+            lines = [line for line in cell.source.splitlines() if line and not line.startswith(":")]
+            timed.append((seconds, number, lines[0][:70] if lines else ""))
+    return sorted(timed, reverse=True)[:count]
 
 
 if __name__ == "__main__":

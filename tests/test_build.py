@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    EDITED_PAGE,
     MARKER,
     NO_CHANGE_REBUILD_SECONDS,
     copy_book,
@@ -133,10 +134,10 @@ def test_csv_edit_reexecutes_exactly_its_readers_and_publishes_the_new_value(wor
     log = log_of(result)
     assert result.returncode == 0, log[-3000:]
     ran = executed(log)
-    readers = work["models_readers"]
+    readers = work["edited_readers"]
     assert {r for r in ran} == {str(work["book"] / r) for r in readers}, (ran, readers)
     assert not any(p.endswith("errata") for p in ran), ran  # reads claims.csv only
-    page = work["csv_html"] / "book" / "part1-base-models" / "landscape.html"
+    page = work["csv_html"] / EDITED_PAGE
     assert MARKER in page.read_text(encoding="utf-8")
 
 
@@ -150,8 +151,8 @@ def changed_pages(before: Path, after: Path) -> list[str]:
 
 def test_a_clean_render_and_reexecuted_chapters_publish_the_cold_builds_pages(work, site):
     """Reproducible: the work copy's first build renders every page afresh (the chapters that
-    do not read the edited table from the cold build's cache; the 16 that do re-executed, in a
-    different mix on the two workers); only pages that show the edited cell may differ."""
+    do not read the edited table from the cold build's cache, those that do re-executed); only
+    pages that show the edited cell may differ."""
     after = work["csv_html"]
     changed = changed_pages(site / "_build" / "html", after)
     assert changed, "the edit changed no page"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -138,6 +139,15 @@ def test_generate_contract(capsys):
     assert {"text", "tokens", "seconds"} <= set(result)
     assert "Paris" in result["text"]
     assert isinstance(result["tokens"], list) and all(isinstance(t, int) for t in result["tokens"])
+    assert 0 < result["prefill_seconds"] < result["seconds"]
+    assert result["prompt_tokens"] > 7  # the chat template's system turn and the question
+
+
+def test_generate_announces_a_long_prompt_and_states_its_prefill_time(capsys):
+    code, _, err = run(capsys, "generate", "--prompt", "word " * 300, "--max-tokens", "2")
+    assert code == 0
+    assert "reading the prompt (" in err  # announced before the long pass
+    assert re.search(r"prefill \d+\.\d\d s for \d+ prompt tokens", err), err
 
 
 def test_sft_full_and_lora(capsys):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, offline_how, toc_files
+from conftest import EDITED_PAGE, EDITED_TABLE_ID, ROOT, offline_how, toc_files
 
 pytestmark = [pytest.mark.build, pytest.mark.slow]
 
@@ -301,11 +301,11 @@ def edited_site(work):
 
 def test_catalog_text_is_escaped_never_executed(edited_site, browser):
     server, base = serve(edited_site)
-    visit = Visit(browser, base, "book/part1-base-models/landscape.html")
-    visit.page.locator("#table-base-models_wrapper input[type=search]").fill("alert")
+    visit = Visit(browser, base, EDITED_PAGE)
+    visit.page.locator(f"{EDITED_TABLE_ID}_wrapper input[type=search]").fill("alert")
     visit.page.wait_for_timeout(300)
-    text = visit.page.inner_text("#table-base-models")
-    injected = visit.page.locator("#table-base-models b").count()
+    text = visit.page.inner_text(EDITED_TABLE_ID)
+    injected = visit.page.locator(f"{EDITED_TABLE_ID} b").count()
     visit.close()
     server.shutdown()
     assert visit.dialogs == []

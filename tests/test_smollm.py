@@ -217,6 +217,14 @@ def test_generate_paris(model):
     assert result["seconds"] > 0
 
 
+def test_generate_reports_its_stages_to_a_progress_callback(model):
+    calls = []
+    result = model.generate("Hi", max_tokens=3, progress=lambda *c: calls.append(c))
+    assert calls[0] == ("prefill", 0, result["prompt_tokens"])
+    assert calls[1:] == [("decode", n, 3) for n in range(1, len(result["tokens"]) + 1)]
+    assert 0 < result["prefill_seconds"] <= result["seconds"]
+
+
 def test_generate_is_greedy_and_bounded(model, reference, full_logits):
     # without the chat template the prompt is taken as it is; the first token is the argmax
     result = model.generate(str(reference["prompt"]), max_tokens=3, chat=False)

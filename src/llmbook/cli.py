@@ -375,10 +375,25 @@ def cmd_generate(args) -> dict:
     from llmbook import assets, smollm
 
     try:
-        result = smollm.generate(args.prompt, max_tokens=args.max_tokens, chat=not args.raw)
+        result = smollm.generate(
+            args.prompt, max_tokens=args.max_tokens, chat=not args.raw, progress=_progress
+        )
     except assets.AssetError as error:
         raise UsageError(str(error)) from None
     return {"prompt": args.prompt, **result}
+
+
+#: A prompt at least this long gets a progress line: its prefill takes seconds in numpy.
+LONG_PROMPT_TOKENS = 256
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    """Progress of ``generate`` on stderr: the prefill of a long prompt is announced (it is one
+    long pass with no output), then generated tokens are counted on one line."""
+    if stage == "prefill" and total >= LONG_PROMPT_TOKENS:
+        print(f"llmbook generate: reading the prompt ({total} tokens)...", file=sys.stderr)
+    elif stage == "decode" and sys.stderr.isatty():
+        print(f"\rllmbook generate: {done}/{total} tokens", end="", file=sys.stderr, flush=True)
 
 
 def cmd_validate(args) -> dict:
@@ -521,7 +536,15 @@ def _print(result: dict, as_json: bool) -> None:
     elif "models" in result:
         print(pd.DataFrame(result["models"]).to_string(index=False, na_rep=""))
     elif "text" in result and "tokens" in result:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)  # ends the token counter's line
         print(result["text"])
+        print(
+            f"llmbook generate: prefill {result['prefill_seconds']:.2f} s for "
+            f"{result['prompt_tokens']} prompt tokens; {len(result['tokens'])} tokens in "
+            f"{result['seconds']:.2f} s in all",
+            file=sys.stderr,
+        )
     elif "valid" in result:
         print(
             f"data package valid: {len(result['tables'])} table(s): {', '.join(result['tables'])}"

@@ -493,24 +493,42 @@ class Model:
         names = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>")
         return frozenset({self.config.eos_id} | {control[n] for n in names if n in control})
 
-    def generate(self, prompt: str, max_tokens: int = 32, chat: bool = True) -> dict:
+    def generate(self, prompt: str, max_tokens: int = 32, chat: bool = True, progress=None) -> dict:
         """Greedy continuation of ``prompt`` (as a user turn if ``chat``), at most
         ``max_tokens`` tokens, stopping at end of turn. Returns ``text`` (the completion only),
-        ``tokens`` (its ids) and ``seconds`` (wall time, prefill included)."""
+        ``tokens`` (its ids), ``prompt_tokens``, ``prefill_seconds`` (the prompt's forward pass,
+        which fills the KV cache) and ``seconds`` (wall time, prefill included).
+
+        ``progress``, if given, is called as ``progress(stage, done, total)``: once with
+        ``("prefill", 0, prompt_tokens)`` before the prompt's pass, then with
+        ``("decode", n, max_tokens)`` after each generated token."""
         start = time.perf_counter()
         text = chat_prompt([{"role": "user", "content": prompt}]) if chat else prompt
         ids = self.encode(text)
         cache = self.new_cache()
         out: list[int] = []
         next_input = ids
+        prefill_seconds = None
+        if progress:
+            progress("prefill", 0, len(ids))
         for _ in range(max_tokens):
             logits = self.head(self.hidden(next_input, cache)[-1])
+            if prefill_seconds is None:
+                prefill_seconds = time.perf_counter() - start
             token = int(np.argmax(logits))
             if token in self.stop_ids:
                 break
             out.append(token)
             next_input = [token]
-        return {"text": self.decode(out), "tokens": out, "seconds": time.perf_counter() - start}
+            if progress:
+                progress("decode", len(out), max_tokens)
+        return {
+            "text": self.decode(out),
+            "tokens": out,
+            "prompt_tokens": len(ids),
+            "prefill_seconds": prefill_seconds or 0.0,
+            "seconds": time.perf_counter() - start,
+        }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -541,6 +559,6 @@ def chat_prompt(
     return "".join(parts)
 
 
-def generate(prompt: str, max_tokens: int = 32, chat: bool = True) -> dict:
+def generate(prompt: str, max_tokens: int = 32, chat: bool = True, progress=None) -> dict:
     """:meth:`Model.generate` with the default model (loaded once)."""
-    return Model.load().generate(prompt, max_tokens=max_tokens, chat=chat)
+    return Model.load().generate(prompt, max_tokens=max_tokens, chat=chat, progress=progress)
