@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 
 import yaml
@@ -42,3 +43,30 @@ def test_build_outputs_are_ignored_by_git(root, tmp_path):
             ["git", "check-ignore", "-q", f"{folder}/html/index.html"], cwd=root
         )
         assert result.returncode == 0, f"{folder}/ is not in .gitignore"
+
+
+def test_every_library_function_the_formulas_appendix_names_exists(root):
+    """The appendix's tables name the function behind each formula: a rename in the library must
+    not leave the reader a dead name."""
+    import importlib
+
+    text = (root / "book" / "appendix" / "formulas.md").read_text(encoding="utf-8")
+    names = set(re.findall(r"`(llmbook\.[\w.]+)`", text))
+    assert len(names) >= 20, names
+    missing = []
+    for name in sorted(names):
+        parts = name.split(".")
+        for cut in range(len(parts), 1, -1):
+            try:
+                target = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            try:
+                for attribute in parts[cut:]:
+                    target = getattr(target, attribute)
+            except AttributeError:
+                missing.append(name)
+            break
+        else:
+            missing.append(name)
+    assert missing == []
