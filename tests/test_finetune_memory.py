@@ -16,7 +16,9 @@ def tables(root):
 
 def test_full_plan_is_sixteen_bytes_per_parameter_plus_activations(tables):
     models, shapes = tables
-    plan = finetune_memory.full_finetune_plan(models, shapes, ["LLaMA-7B"], 2048, 1).iloc[0]
+    plan = finetune_memory.full_finetune_plan(
+        models, shapes, ["LLaMA-7B"], 2048, 1, recompute="selective"
+    ).iloc[0]
     assert plan["states_gb"] == pytest.approx(16 * plan["params"] / 1e9)
     # Korthikanti et al. 2022, selective recomputation: 34·s·b·h bytes per layer
     assert plan["activations_gb"] == pytest.approx(32 * 34 * 2048 * 4096 / 1e9)
@@ -47,3 +49,29 @@ def test_plain_ffn_models_have_no_gate_target():
     plain = Shape(layers=2, d_model=64, heads=4, vocab_size=100, activation="gelu")
     assert "gate" not in finetune_memory.lora_targets(plain)
     assert "gate" in finetune_memory.lora_targets(Shape(layers=2, d_model=64, heads=4))
+
+
+def test_every_plan_defaults_to_gradient_checkpointing(tables):
+    """One default for every chapter: full recomputation keeps 2·s·b·h bytes per layer."""
+    models, shapes = tables
+    assert finetune_memory.DEFAULT_RECOMPUTE == "full"
+    full = finetune_memory.full_finetune_plan(models, shapes, ["LLaMA-7B"], 2048, 1).iloc[0]
+    assert full["activations_gb"] == pytest.approx(32 * 2 * 2048 * 4096 / 1e9)
+    plan = finetune_memory.method_plan(models, shapes, ["LLaMA-7B"], 2048, 1, rank=8)
+    assert (plan["activations_gb"] == full["activations_gb"]).all()
+
+
+def test_recompute_table_sets_the_alternatives_side_by_side(tables):
+    models, shapes = tables
+    table = finetune_memory.recompute_table(models, shapes, "LLaMA-7B", 2048, 1, rank=8)
+    assert list(table.index) == ["none", "selective", "full"]
+    assert list(table.columns) == ["full", "lora", "qlora"]
+    # less kept, less memory; the activations differ by the same amount for every method
+    assert (table.diff().iloc[1:] < 0).all().all()
+    gaps = table.loc["none"] - table.loc["full"]
+    assert gaps.max() == pytest.approx(gaps.min())
+    for setting in table.index:
+        plan = finetune_memory.method_plan(
+            models, shapes, ["LLaMA-7B"], 2048, 1, rank=8, recompute=setting
+        ).set_index("method")
+        assert table.loc[setting, "lora"] == plan.loc["lora", "total_gb"]

@@ -16,6 +16,14 @@ from llmbook.architecture import Shape
 
 GB = memory.GB
 ALL_LINEAR = ("q", "k", "v", "o", "gate", "up", "down")
+#: The activation setting of every plan unless a chapter shows an alternative beside it:
+#: gradient checkpointing, which keeps only each layer's input ("full" recomputation, 2·s·b·h
+#: bytes per layer, :func:`llmbook.memory.activation_bytes`). It is what fine-tuning recipes run:
+#: the QLoRA repository's ``qlora.py`` defaults ``gradient_checkpointing`` to True ("You want to
+#: use this"). The price is a second forward pass, about a third more compute.
+DEFAULT_RECOMPUTE = "full"
+#: The settings :func:`recompute_table` sets side by side, most memory first.
+RECOMPUTE_SETTINGS = ("none", "selective", "full")
 
 
 def lora_targets(shape: Shape, targets: tuple[str, ...] = ALL_LINEAR) -> tuple[str, ...]:
@@ -29,7 +37,7 @@ def full_finetune_plan(
     names: list[str],
     sequence: int,
     batch: int,
-    recompute: str = "selective",
+    recompute: str = DEFAULT_RECOMPUTE,
 ) -> pd.DataFrame:
     """One row per model: parameters, then GB for weights + gradients + Adam states
     (mixed precision, 16 bytes per parameter, ZeRO §3.1), activations of one micro-batch
@@ -72,7 +80,7 @@ def method_plan(
     batch: int,
     rank: int,
     targets: tuple[str, ...] = ALL_LINEAR,
-    recompute: str = "full",
+    recompute: str = DEFAULT_RECOMPUTE,
 ) -> pd.DataFrame:
     """One row per (model, method) for full fine-tuning, LoRA (bf16 frozen base) and QLoRA
     (NF4 + double quantisation base): trainable parameters and GB by part
@@ -100,3 +108,22 @@ def method_plan(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def recompute_table(
+    models: pd.DataFrame,
+    shapes: pd.DataFrame,
+    name: str,
+    sequence: int,
+    batch: int,
+    rank: int,
+    targets: tuple[str, ...] = ALL_LINEAR,
+) -> pd.DataFrame:
+    """Total GB of full fine-tuning, LoRA and QLoRA of one model under each activation setting
+    of :data:`RECOMPUTE_SETTINGS` (rows) -- the alternatives to :data:`DEFAULT_RECOMPUTE` side
+    by side, from the same :func:`method_plan`."""
+    rows = {}
+    for setting in RECOMPUTE_SETTINGS:
+        plan = method_plan(models, shapes, [name], sequence, batch, rank, targets, setting)
+        rows[setting] = plan.set_index("method")["total_gb"]
+    return pd.DataFrame(rows).T.rename_axis("recompute")
