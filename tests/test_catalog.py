@@ -272,3 +272,25 @@ def test_cite_sources_refuses_what_is_not_a_bibliography_key():
     frame = pd.DataFrame({"source": ["a2020x: §1 ; {download}`../../x.txt`: §2"]})
     with pytest.raises(ValueError, match="not bibliography keys"):
         catalog.cite_sources(frame)
+
+
+@pytest.mark.parametrize("name", ["Llama-4-Scout-17B-16E", "Llama-4-Maverick-17B-128E"])
+def test_llama_4_gpu_hours_are_possible_only_with_active_parameters(root, name):
+    """Meta's model card: ~40T (Scout) and ~22T (Maverick) pre-training tokens, 5.0M and 2.38M
+    H100-80GB GPU-hours, 17B activated of 109B / 400B. Costed with 6·N·D, the total count
+    would need the H100s to run above their dense BF16 peak; the active count needs 15-40%."""
+    from llmbook import compute
+
+    data = root / "data"
+    model = catalog.lookup("models", name, data)
+    run = catalog.load("training_runs", data).set_index("model").loc[name]
+    peak = catalog.lookup("hardware", run["chip"], data)["bf16_tflops_dense"] * 1e12
+    seconds = float(run["chip_hours"]) * 3600
+
+    def utilisation(params: float) -> float:
+        flops = compute.training_flops(params, model["train_tokens"])
+        return compute.implied_mfu(flops, 1, peak, seconds)
+
+    assert model["active_params"] < model["params"]
+    assert 0.15 < utilisation(model["active_params"]) < 0.40
+    assert utilisation(model["params"]) > 1
