@@ -414,3 +414,34 @@ def test_load_is_cached_and_names_are_checked():
         assert "package index" in tk.NOT_AVAILABLE_OFFLINE[name]
         with pytest.raises(LookupError, match="not available offline"):
             tk.load(name)
+
+
+def test_extend_vocabulary_follows_chinese_llamas_merge_rule():
+    from llmbook import chinese
+
+    llama, donor = tk.load("llama"), tk.load("baichuan")
+    zh, en = chinese.sample_text("zh-sample"), chinese.sample_text("en-sample")
+    unchanged = tk.extend_vocabulary(llama, donor, 0)
+    assert unchanged.vocab_size == llama.vocab_size
+    assert unchanged.encode(zh) == llama.encode(zh)
+    extended = tk.extend_vocabulary(llama, donor, 5_000)
+    assert extended.vocab_size == llama.vocab_size + 5_000
+    new = extended.vocabulary().iloc[llama.vocab_size :]
+    assert new["piece"].map(lambda p: tk.count_cjk(p) > 0).all()
+    assert not set(new["piece"]) & set(llama.vocabulary()["piece"])
+    assert (new["kind"] == "normal").all()
+    costs = [
+        tk.tokens_per_char(tk.extend_vocabulary(llama, donor, n), zh)
+        for n in (0, 1_000, 5_000, None)
+    ]
+    assert costs == sorted(costs, reverse=True) and costs[-1] < 0.7 * costs[0]
+    for tok in (extended, tk.extend_vocabulary(llama, donor)):
+        assert tok.decode(tok.encode(zh)) == zh
+        assert tok.encode(en) == llama.encode(en)  # only Chinese pieces were added
+
+
+def test_extend_vocabulary_needs_sentencepiece_on_both_sides():
+    with pytest.raises(TypeError):
+        tk.extend_vocabulary(tk.load("llama"), tk.load("qwen2"))
+    with pytest.raises(ValueError):
+        tk.extend_vocabulary(tk.load("llama"), tk.load("baichuan"), -1)

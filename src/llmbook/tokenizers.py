@@ -36,6 +36,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from llmbook import assets, inputs
@@ -288,6 +289,7 @@ class _SentencePiece(Tokenizer):
         )
         normalizer.escape_whitespaces = True
         self.name = name
+        self._metadata = metadata
         self._tokens = tokens
         self._types = types
         self._sp = SentencePieceProcessor(model_proto=proto.SerializeToString())
@@ -657,6 +659,46 @@ def _from_gguf(path: Path, name: str) -> Tokenizer:
         f"{path.name}: tokenizer.ggml.model {model!r} is not supported (only 'llama', "
         "SentencePiece, and 'gpt2', byte-level BPE)"
     )
+
+
+def extend_vocabulary(
+    base: Tokenizer, donor: Tokenizer, count: int | None = None, name: str | None = None
+) -> Tokenizer:
+    """``base`` with Chinese pieces of ``donor`` appended, as Chinese-LLaMA extended LLaMA's
+    vocabulary (``scripts/merge_tokenizer/merge_tokenizers.py`` of ymcui/Chinese-LLaMA-Alpaca):
+    every donor piece not already in the base is appended as a normal piece with score 0.
+
+    Both must be SentencePiece tokenizers. Only donor pieces holding at least one CJK ideograph
+    are taken (Chinese-LLaMA's donor was a model trained on Chinese text alone; a bilingual
+    donor also holds English pieces), in the donor's order of score, best first (for a BPE
+    model, the order in which its merges were learned); ``count`` keeps the first that many,
+    ``None`` all. Score 0 is above every score of LLaMA's BPE model, so the new pieces merge
+    before the old ones, as in the merged Chinese-LLaMA tokenizer. The new pieces have no
+    trained embedding: a model using them must learn one row per piece (Chinese-LLaMA's
+    continued pre-training)."""
+    if not (isinstance(base, _SentencePiece) and isinstance(donor, _SentencePiece)):
+        raise TypeError("extend_vocabulary needs two SentencePiece tokenizers")
+    if count is not None and count < 0:
+        raise ValueError(f"count must be at least 0, got {count}")
+    known = set(base._tokens)
+    donor_scores = donor._metadata.get("tokenizer.ggml.scores")
+    order = range(len(donor._tokens))
+    if donor_scores is not None:
+        order = sorted(order, key=lambda i: -float(donor_scores[i]))
+    new = [
+        donor._tokens[i]
+        for i in order
+        if donor._types[i] == 1 and donor._tokens[i] not in known
+        and _CJK_CHAR.search(donor._tokens[i].replace("\u2581", " "))
+    ]  # fmt: skip
+    new = new if count is None else new[:count]
+    metadata = dict(base._metadata)
+    scores = base._metadata.get("tokenizer.ggml.scores")
+    base_scores = [0.0] * len(base._tokens) if scores is None else [float(x) for x in scores]
+    metadata["tokenizer.ggml.tokens"] = [*base._tokens, *new]
+    metadata["tokenizer.ggml.scores"] = np.array(base_scores + [0.0] * len(new))
+    metadata["tokenizer.ggml.token_type"] = np.array([*base._types, *([1] * len(new))])
+    return _SentencePiece(name or f"{base.name}+{len(new)} {donor.name}", metadata)
 
 
 def from_gguf(path: str | Path, name: str | None = None) -> Tokenizer:
