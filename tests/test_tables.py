@@ -131,3 +131,18 @@ def test_detector_reads_the_cells_an_itables_table_keeps_in_its_script():
         names={"hu2021lora": "Hu et al. 2021"},
     )
     assert tables.unfinished_cells(tables.interactive(finished, "t").data, {"hu2021lora"}) == []
+
+
+def test_a_page_opened_as_a_file_shows_every_row_without_the_internet(root, monkeypatch):
+    """Issue 24: without its module (file://) the table shows all rows statically; itables'
+    'Loading ITables ... from the internet' preview and any remote link are gone, and the swap
+    to the interactive table happens only inside the module script."""
+    monkeypatch.chdir(root / "book" / "part1-base-models")
+    frame = pd.DataFrame({"model": [f"m{i}" for i in range(40)], "size": range(40)})
+    html = tables.interactive(frame, table_id="rows").data
+    fallback = html.split('<div id="table-rows_fallback">', 1)[1].split("</div>", 1)[0]
+    assert all(f"<td>m{i}</td>" in fallback for i in range(40))  # more rows than one page
+    assert "Loading" not in html and "internet" not in html.lower()
+    assert "https://" not in html and "http://" not in html
+    module = html.split('<script type="module">', 1)[1].split("</script>", 1)[0]
+    assert "table-rows_fallback" in module  # hidden only once the bundle has loaded

@@ -44,7 +44,8 @@ TOKENIZER_OF: dict[str, str] = {
     **{m: "llama3" for m in ("Meta-Llama-3-8B", "Meta-Llama-3-70B", "Llama-3.1-8B")},
     **{m: "qwen2" for m in ("Qwen-7B", "Qwen-14B", "Qwen2-7B", "Qwen2.5-7B")},
     # Qwen3 report §2: "Qwen's tokenizer (Bai et al., 2023)", byte-level BPE, 151,669 entries.
-    **{m: "qwen2" for m in ("Qwen3-8B", "Qwen3-14B", "Qwen3-32B", "Qwen3-30B-A3B", "Qwen3-235B-A22B")},
+    **{m: "qwen2" for m in ("Qwen3-8B", "Qwen3-14B", "Qwen3-32B")},
+    **{m: "qwen2" for m in ("Qwen3-30B-A3B", "Qwen3-235B-A22B")},
     "Baichuan-7B": "baichuan",
     "DeepSeek-LLM-7B-Base": "deepseek-llm",
     "DeepSeek-LLM-67B-Base": "deepseek-llm",

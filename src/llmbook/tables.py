@@ -85,6 +85,8 @@ def interactive(frame: pd.DataFrame, table_id: str, **options):
     return HTML(offline_fallback(html, frame, f"{TABLE_ID_PREFIX}{table_id}"))
 
 
+#: itables' placeholder row inside the table it will fill (a link to the internet).
+_LOADING_ROW = re.compile(r"<tbody>\s*<tr>\s*<td[^>]*>\s*Loading ITables.*?</tbody>", re.DOTALL)
 #: The JavaScript call that builds an interactive table inside itables' module script.
 _ITABLE_CALL = "new ITable(table, dt_args);"
 
@@ -113,6 +115,8 @@ def offline_fallback(html: str, frame: pd.DataFrame, html_id: str) -> str:
         raise RuntimeError("itables' HTML changed: update llmbook.tables.offline_fallback")
     rows = _table_html(frame, None, None, css_class="table llmbook-static llmbook-fallback")
     html = html[:start] + f'\n<div id="{fallback_id}">{rows}</div>' + html[end + len(swap) :]
+    # The hidden placeholder's "Loading ITables ... from the internet" row: never true here.
+    html = _LOADING_ROW.sub("<tbody></tbody>", html, count=1)
     return html.replace(
         _ITABLE_CALL,
         'table.removeAttribute("hidden");\n        '
