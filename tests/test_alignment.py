@@ -43,3 +43,18 @@ def test_shipped_table_matches_instructgpt_table_6():
     assert t.loc[("InstructGPT", "sft"), "data_count"] == 11_295 + 1_430
     assert t.loc[("InstructGPT", "reward model"), "data_count"] == 6_623 + 26_584
     assert t.loc[("InstructGPT", "rl"), "data_count"] == 31_144
+
+
+def test_shipped_table_later_reports():
+    t = catalog.load("alignment_disclosures").set_index(["project", "stage"])
+    # Llama 2 §3.2.2: reward models initialised from the chat model's checkpoints, same architecture
+    assert t.loc[("Llama 2-Chat", "reward model"), "rm_params"] == t.loc[
+        ("Llama 2-Chat", "reward model"), "policy_params"
+    ]
+    # Llama 3 §4.1.4: DPO with beta = 0.1; Qwen3 §4.2: GRPO on 3,995 query-verifier pairs
+    assert t.loc[("Llama 3", "rl"), "kl_coef"] == 0.1
+    assert "DPO" in t.loc[("Llama 3", "rl"), "algorithm"]
+    assert t.loc[("Qwen3", "rl"), "data_count"] == 3_995
+    assert "GRPO" in t.loc[("Qwen3", "rl"), "algorithm"]
+    m = alignment.disclosure_matrix(t.reset_index())
+    assert set(m.index[m.all(axis=1)]) == {"InstructGPT", "Llama 2-Chat"}
