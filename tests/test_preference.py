@@ -171,3 +171,34 @@ def test_one_bradley_terry_and_one_elo_serve_part6():
         elo.to_numpy(), pf.elo_ratings(2, [0, 0], [1, 1], k=32, scores=[0.5, 1.0])
     )
     assert elo["a"] == pytest.approx(1016.0)
+
+
+def test_nested_selection_never_looks_at_the_held_out_group():
+    rng = np.random.default_rng(1)
+    groups = np.repeat(np.arange(6), 8)
+    x = rng.normal(size=(48, 5))
+    grades = x @ np.array([1.0, -1.0, 0.5, 0.0, 0.0]) + rng.normal(scale=0.3, size=48)
+    w, ell = pf.pairs_from_grades(groups, grades)
+    rewards, chosen = pf.nested_held_out_linear_rewards(x, w, ell, groups, l2_grid=(0.1, 1e4))
+    assert set(chosen) == set(range(6)) and set(chosen.values()) <= {0.1, 1e4}
+    assert np.mean(rewards[w] > rewards[ell]) > 0.8
+    # Changing group 0's features cannot change the penalty chosen in group 0's fold: the
+    # held-out group enters neither the inner loop nor the feature scaling of its own fold.
+    x2 = x.copy()
+    x2[groups == 0] = rng.normal(size=(8, 5))
+    rewards2, chosen2 = pf.nested_held_out_linear_rewards(x2, w, ell, groups, l2_grid=(0.1, 1e4))
+    assert chosen2[0] == chosen[0]
+
+
+def test_cluster_bootstrap_ci_by_hand():
+    # Two groups: one all right (4/4), one all wrong (0/4). Resampled pooled accuracy can only
+    # be 0, 0.5 or 1, and the interval must span both extremes.
+    correct = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    groups = np.array(["a"] * 4 + ["b"] * 4)
+    lo, hi = pf.cluster_bootstrap_ci(correct, groups, n_resamples=4000)
+    assert lo == 0.0 and hi == 1.0
+    # Identical groups give no spread at all.
+    lo, hi = pf.cluster_bootstrap_ci(np.array([1, 0, 1, 0]), np.array(["a", "a", "b", "b"]))
+    assert lo == hi == 0.5
+    with pytest.raises(ValueError):
+        pf.cluster_bootstrap_ci(np.array([]), np.array([]))

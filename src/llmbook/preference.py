@@ -265,23 +265,95 @@ def pairs_from_grades(groups, grades) -> tuple[np.ndarray, np.ndarray]:
     return winners, losers
 
 
+def _standardise(x: np.ndarray, fit_rows: np.ndarray) -> np.ndarray:
+    """Centre and scale every column by the mean and spread of the rows ``fit_rows`` only."""
+    mean, sd = x[fit_rows].mean(axis=0), x[fit_rows].std(axis=0) + 1e-8
+    return (x - mean) / sd
+
+
+def _fit_score(x, w_idx, l_idx, g, train_groups, l2: float) -> np.ndarray:
+    """Fit the linear head on the pairs of ``train_groups`` (features standardised on their
+    items) and return the rewards of every item."""
+    train_items = np.isin(g, train_groups)
+    z = _standardise(x, train_items)
+    train_pairs = np.isin(g[w_idx], train_groups)
+    weights = fit_linear(z[w_idx[train_pairs]], z[l_idx[train_pairs]], l2=l2)
+    return z @ weights
+
+
 def held_out_linear_rewards(
     features, winners, losers, groups, l2: float
 ) -> tuple[np.ndarray, dict[object, float]]:
     """Leave-one-group-out linear reward model: for each group (prompt), fit
-    :func:`fit_linear` on the pairs of all other groups (features standardised on all items)
-    and score that group's items. Returns the held-out reward of every item and the held-out
-    pairwise accuracy per group."""
+    :func:`fit_linear` on the pairs of all other groups (features standardised on those
+    groups' items) and score that group's items. Returns the held-out reward of every item and
+    the held-out pairwise accuracy per group."""
     x = np.asarray(features, dtype=float)
-    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-8)
     g = np.asarray(groups)
     w_idx, l_idx = np.asarray(winners), np.asarray(losers)
     rewards = np.full(len(x), np.nan)
     acc: dict[object, float] = {}
-    for group in dict.fromkeys(g.tolist()):
-        test_pair = g[w_idx] == group
-        weights = fit_linear(x[w_idx[~test_pair]], x[l_idx[~test_pair]], l2=l2)
+    names = list(dict.fromkeys(g.tolist()))
+    for group in names:
+        scores = _fit_score(x, w_idx, l_idx, g, [n for n in names if n != group], l2)
         items = g == group
-        rewards[items] = x[items] @ weights
+        rewards[items] = scores[items]
+        test_pair = g[w_idx] == group
         acc[group] = accuracy(rewards, w_idx[test_pair], l_idx[test_pair])
     return rewards, acc
+
+
+def nested_held_out_linear_rewards(
+    features, winners, losers, groups, l2_grid
+) -> tuple[np.ndarray, dict[object, float]]:
+    """Leave-one-group-out evaluation with the L2 penalty chosen inside each fold: for each
+    held-out group, every ``l2`` in ``l2_grid`` is scored by an inner leave-one-group-out
+    accuracy (pairs pooled) over the *training* groups only, the best one (the larger on a
+    tie) is refitted on all training groups, and the held-out group is scored. The held-out
+    group never influences its own model, its penalty or its standardisation.
+
+    Returns the held-out reward of every item and the penalty chosen for each group."""
+    x = np.asarray(features, dtype=float)
+    g = np.asarray(groups)
+    w_idx, l_idx = np.asarray(winners), np.asarray(losers)
+    names = list(dict.fromkeys(g.tolist()))
+    rewards = np.full(len(x), np.nan)
+    chosen: dict[object, float] = {}
+    for group in names:
+        train = [n for n in names if n != group]
+        best_l2, best_acc = None, -1.0
+        for l2 in sorted(l2_grid):
+            inner = np.full(len(x), np.nan)
+            for val in train:
+                scores = _fit_score(x, w_idx, l_idx, g, [n for n in train if n != val], l2)
+                inner[g == val] = scores[g == val]
+            pairs = np.isin(g[w_idx], train)
+            acc = accuracy(inner, w_idx[pairs], l_idx[pairs])
+            if acc >= best_acc:
+                best_l2, best_acc = l2, acc
+        scores = _fit_score(x, w_idx, l_idx, g, train, best_l2)
+        rewards[g == group] = scores[g == group]
+        chosen[group] = best_l2
+    return rewards, chosen
+
+
+def cluster_bootstrap_ci(
+    correct, groups, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of a pooled accuracy when the items come in correlated
+    groups (the comparisons of one prompt): resample whole groups with replacement, pool their
+    items, take the accuracy. With few groups the interval is wider than one that treats every
+    item as independent, as it should be."""
+    c = np.asarray(correct, dtype=float)
+    g = np.asarray(groups)
+    names = list(dict.fromkeys(g.tolist()))
+    if not names:
+        raise ValueError("no items")
+    hits = np.array([c[g == n].sum() for n in names])
+    sizes = np.array([(g == n).sum() for n in names])
+    rng = np.random.default_rng(seed)
+    draw = rng.integers(0, len(names), size=(n_resamples, len(names)))
+    means = hits[draw].sum(axis=1) / sizes[draw].sum(axis=1)
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)

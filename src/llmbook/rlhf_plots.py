@@ -75,32 +75,108 @@ def graded_rewards_figure(grades, scores: dict[str, np.ndarray], groups):
     return fig
 
 
-def pipeline_figure(stages: list[dict]):
-    """InstructGPT-style pipeline: one box per stage, left to right, each listing its lines of
-    text (data and model sizes), joined by arrows."""
+def pipeline_figure(
+    models: list[dict],
+    depths: dict[str, int],
+    lines: dict[str, list[str]],
+    uses: list[tuple[str, str, str]],
+):
+    """The models of an RLHF pipeline in columns by initialisation depth
+    (:func:`llmbook.alignment.initialisation_depths`), policy-sized models on top and smaller
+    ones at the bottom. Solid arrows: "initialised from"; dashed arrows ``(source, target,
+    label)``: what a frozen or auxiliary model feeds the one being trained. ``lines`` adds text
+    (data, sizes) under a model's name."""
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    fig = plt.figure(figsize=(FIGURE_WIDTH_INCHES, FIGURE_WIDTH_INCHES * 0.3))
+    big = max(m["params"] for m in models)
+    n_cols = max(depths.values()) + 1
+    fig = plt.figure(figsize=(FIGURE_WIDTH_INCHES, FIGURE_WIDTH_INCHES * 0.55))
     ax = fig.add_axes((0, 0, 1, 1))
-    ax.set(xlim=(0, 3), ylim=(0, 1))
+    ax.set(xlim=(0, n_cols), ylim=(0, 3))
     ax.axis("off")
-    for i, stage in enumerate(stages):
-        x0 = i + 0.08
-        box = FancyBboxPatch(
-            (x0, 0.06), 0.78, 0.88, boxstyle="round,pad=0.02", fc="white",
-            ec=PALETTE[i % len(PALETTE)], lw=1.5,
-        )  # fmt: skip
-        ax.add_patch(box)
-        ax.text(x0 + 0.39, 0.86, stage["title"], ha="center", va="top", fontsize=9,
-                color=PALETTE[i % len(PALETTE)])  # fmt: skip
-        ax.text(x0 + 0.39, 0.70, "\n".join(stage["lines"]), ha="center", va="top", fontsize=7.5,
-                linespacing=1.5)  # fmt: skip
-        if i + 1 < len(stages):
-            arrow = FancyArrowPatch(
-                (x0 + 0.81, 0.5), (x0 + 1.0, 0.5), arrowstyle="-|>", mutation_scale=14,
-                color=PALETTE[7],
-            )  # fmt: skip
-            ax.add_patch(arrow)
+    width, height = 0.84, 0.62
+    placed: dict[str, tuple[float, float]] = {}
+    top_rows: dict[int, int] = {}
+    for m in models:
+        col = depths[m["name"]]
+        if m["params"] == big:
+            row = top_rows.get(col, 0)
+            top_rows[col] = row + 1
+        else:
+            row = 2
+        placed[m["name"]] = (col + 0.08, 3 - row - 0.81)
+    for m in models:
+        x0, y0 = placed[m["name"]]
+        colour = PALETTE[0] if "trained" in m["role"] else PALETTE[7]
+        style = "-" if m["role"] != "frozen" else "--"
+        ax.add_patch(
+            FancyBboxPatch(
+                (x0, y0),
+                width,
+                height,
+                boxstyle="round,pad=0.02",
+                fc="white",
+                ec=colour,
+                lw=1.4,
+                ls=style,
+            )
+        )
+        size = f"{m['params'] / 1e9:.0f}B, {m['role']}"
+        text = "\n".join([size, *lines.get(m["name"], [])])
+        ax.text(
+            x0 + width / 2,
+            y0 + height - 0.06,
+            m["name"],
+            ha="center",
+            va="top",
+            fontsize=8.5,
+            color=colour,
+        )
+        ax.text(
+            x0 + width / 2,
+            y0 + height - 0.25,
+            text,
+            ha="center",
+            va="top",
+            fontsize=6.8,
+            linespacing=1.35,
+        )
+        if m["init"] is not None:
+            px, py = placed[m["init"]]
+            ax.add_patch(
+                FancyArrowPatch(
+                    (px + width + 0.02, py + height / 2),
+                    (x0 - 0.02, y0 + height / 2),
+                    arrowstyle="-|>",
+                    mutation_scale=11,
+                    color=PALETTE[7],
+                    lw=1.0,
+                )
+            )
+    for source, target, label in uses:
+        (sx, sy), (tx, ty) = placed[source], placed[target]
+        if abs(sx - tx) < 1e-9:  # same column: vertical, edge to edge
+            up = ty > sy
+            start = (sx + width / 2, sy + (height + 0.02 if up else -0.02))
+            end = (tx + width / 2, ty + (-0.02 if up else height + 0.02))
+        else:  # from the source's near side to the target's near side
+            right = tx > sx
+            start = (sx + (width + 0.02 if right else -0.02), sy + height / 2)
+            end = (tx + (-0.02 if right else width + 0.02), ty + height / 2)
+        ax.add_patch(
+            FancyArrowPatch(
+                start, end, arrowstyle="-|>", mutation_scale=11, color=PALETTE[3], lw=1.0, ls="--"
+            )
+        )
+        ax.text(
+            (start[0] + end[0]) / 2 + 0.04,
+            (start[1] + end[1]) / 2,
+            label,
+            fontsize=6.8,
+            color=PALETTE[3],
+            ha="left",
+            va="center",
+        )
     return fig
 
 
