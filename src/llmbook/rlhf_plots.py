@@ -96,6 +96,7 @@ def pipeline_figure(
     ax.axis("off")
     width, height = 0.84, 0.62
     placed: dict[str, tuple[float, float]] = {}
+    widths: dict[str, float] = {}
     top_rows: dict[int, int] = {}
     for m in models:
         col = depths[m["name"]]
@@ -105,14 +106,18 @@ def pipeline_figure(
         else:
             row = 2
         placed[m["name"]] = (col + 0.08, 3 - row - 0.81)
+        # A model in the middle row is drawn narrow, on the left, so that an arrow from the
+        # bottom row to the top row of its column passes beside it, not through it.
+        widths[m["name"]] = width * 0.55 if row == 1 else width
     for m in models:
         x0, y0 = placed[m["name"]]
+        w = widths[m["name"]]
         colour = PALETTE[0] if "trained" in m["role"] else PALETTE[7]
         style = "-" if m["role"] != "frozen" else "--"
         ax.add_patch(
             FancyBboxPatch(
                 (x0, y0),
-                width,
+                w,
                 height,
                 boxstyle="round,pad=0.02",
                 fc="white",
@@ -124,7 +129,7 @@ def pipeline_figure(
         size = f"{m['params'] / 1e9:.0f}B, {m['role']}"
         text = "\n".join([size, *lines.get(m["name"], [])])
         ax.text(
-            x0 + width / 2,
+            x0 + w / 2,
             y0 + height - 0.06,
             m["name"],
             ha="center",
@@ -133,7 +138,7 @@ def pipeline_figure(
             color=colour,
         )
         ax.text(
-            x0 + width / 2,
+            x0 + w / 2,
             y0 + height - 0.25,
             text,
             ha="center",
@@ -145,7 +150,7 @@ def pipeline_figure(
             px, py = placed[m["init"]]
             ax.add_patch(
                 FancyArrowPatch(
-                    (px + width + 0.02, py + height / 2),
+                    (px + widths[m["init"]] + 0.02, py + height / 2),
                     (x0 - 0.02, y0 + height / 2),
                     arrowstyle="-|>",
                     mutation_scale=11,
@@ -155,14 +160,18 @@ def pipeline_figure(
             )
     for source, target, label in uses:
         (sx, sy), (tx, ty) = placed[source], placed[target]
+        sw, tw = widths[source], widths[target]
         if abs(sx - tx) < 1e-9:  # same column: vertical, edge to edge
             up = ty > sy
-            start = (sx + width / 2, sy + (height + 0.02 if up else -0.02))
-            end = (tx + width / 2, ty + (-0.02 if up else height + 0.02))
+            # beside a narrow middle box when passing it, through the narrower box's centre
+            skips = abs(ty - sy) > 1.5
+            x = sx + (width * 0.8 if skips else min(sw, tw) / 2)
+            start = (x, sy + (height + 0.02 if up else -0.02))
+            end = (x, ty + (-0.02 if up else height + 0.02))
         else:  # from the source's near side to the target's near side
             right = tx > sx
-            start = (sx + (width + 0.02 if right else -0.02), sy + height / 2)
-            end = (tx + (-0.02 if right else width + 0.02), ty + height / 2)
+            start = (sx + (sw + 0.02 if right else -0.02), sy + height / 2)
+            end = (tx + (-0.02 if right else tw + 0.02), ty + height / 2)
         ax.add_patch(
             FancyArrowPatch(
                 start, end, arrowstyle="-|>", mutation_scale=11, color=PALETTE[3], lw=1.0, ls="--"
