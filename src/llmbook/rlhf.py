@@ -21,8 +21,6 @@ because π* makes the reward r(y) = β log(π*(y)/π_ref(y)) + β log Z.
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from llmbook.preference import log_sigmoid, one_blas_thread, sigmoid
@@ -327,8 +325,9 @@ def score_responses(model, prompt: str, responses: list[str]) -> dict[str, np.nd
 
     Each response is scored as the assistant turn followed by the end-of-turn token
     ``<|im_end|>``, so ``logprob`` is log π(y|x) of the whole turn, stop included: the
-    probability the model would produce exactly this answer. The prompt is run once and its
-    key/value cache copied for each response. ``features`` is the mean of the final-norm hidden
+    probability the model would produce exactly this answer. The prompt and every response run
+    in one packed forward pass (:func:`llmbook.scoring.pack`), each response attending to the
+    prompt and to itself. ``features`` is the mean of the final-norm hidden
     states over the response's tokens (a reward-model head reads such a vector).
     Returns ``logprob`` (nats), ``tokens`` (response tokens incl. the stop) and ``features``.
 
@@ -375,27 +374,28 @@ def reference_policy(logprob, groups) -> np.ndarray:
 
 
 def _score_responses(model, prompt: str, responses: list[str]) -> dict[str, np.ndarray]:
-    from llmbook import smollm
+    # One packed forward pass (llmbook.scoring.pack): the prompt once, every response after it
+    # attending to the prompt and to itself only, so the weights are read once per prompt
+    # rather than once per response; then one output-head product for every scored position.
+    from llmbook import scoring, smollm
 
     ids = model.encode(smollm.chat_prompt([{"role": "user", "content": prompt}]))
-    cache = model.new_cache()
-    last = model.hidden(ids, cache)[-1:]
     end = model.weights.control_ids["<|im_end|>"]
-    logprobs, lengths, features = [], [], []
-    for text in responses:
-        resp = model.encode(text) + [end]
-        branch = copy.copy(cache)
-        branch.k = [k.copy() for k in cache.k]
-        branch.v = [v.copy() for v in cache.v]
-        h = model.hidden(resp, branch)
-        logits = model.head(np.concatenate([last, h[:-1]]))
-        lp = log_softmax(logits.astype(np.float64))
-        logprobs.append(float(lp[np.arange(len(resp)), resp].sum()))
-        lengths.append(len(resp))
-        features.append(h[:-1].mean(axis=0) if len(resp) > 1 else h[0])
+    conts = [model.encode(text) + [end] for text in responses]
+    tokens, positions, mask, layout = scoring.pack([scoring.Segment(ids, conts)])
+    hidden = scoring.masked_hidden(model, tokens, positions, mask)
+    prefix_last, spans = layout[0]
+    rows = [np.concatenate([[prefix_last], span[:-1]]) for span in spans]
+    lp = log_softmax(model.head(hidden[np.concatenate(rows)]).astype(np.float64))
+    logprobs, features, start = [], [], 0
+    for cont, span in zip(conts, spans, strict=True):
+        logprobs.append(float(lp[np.arange(start, start + len(cont)), cont].sum()))
+        start += len(cont)
+        h = hidden[span]
+        features.append(h[:-1].mean(axis=0) if len(cont) > 1 else h[0])
     return {
         "logprob": np.array(logprobs),
-        "tokens": np.array(lengths),
+        "tokens": np.array([len(c) for c in conts]),
         "features": np.array(features, dtype=np.float64),
     }
 
