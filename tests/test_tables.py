@@ -146,3 +146,13 @@ def test_a_page_opened_as_a_file_shows_every_row_without_the_internet(root, monk
     assert "https://" not in html and "http://" not in html
     module = html.split('<script type="module">', 1)[1].split("</script>", 1)[0]
     assert "table-rows_fallback" in module  # hidden only once the bundle has loaded
+
+
+def test_source_cells_read_as_names_and_raw_ones_are_flagged():
+    names = {"hu2021lora": "Hu et al. 2021", "raffel2020exploring": "Raffel et al. 2020"}
+    cell = "hu2021lora: Table 4 ; raffel2020exploring: §3.7"
+    assert tables.source_text(cell, names) == "Hu et al. 2021: Table 4; Raffel et al. 2020: §3.7"
+    assert tables.source_text(None, names) == ""
+    html = f"<table><tr><td>{cell}</td><td>{tables.source_text(cell, names)}</td></tr></table>"
+    assert tables.unfinished_cells(html, names) == [cell]
+    assert tables.unfinished_cells("<table><tr><td>ratio: 3</td></tr></table>", names) == []

@@ -24,7 +24,11 @@ def verdict_counts(claims: pd.DataFrame) -> pd.Series:
 
 
 def display_table(claims: pd.DataFrame) -> pd.DataFrame:
-    """The reader-facing columns of the errata, in claim order."""
-    return claims[
+    """The reader-facing columns of the errata, in claim order; sources named as a reader reads
+    them (:func:`llmbook.tables.source_text`)."""
+    from llmbook import tables
+
+    shown = claims[
         ["claim", "location", "article_value", "verdict", "corrected_value", "source", "notes"]
     ].rename(columns={"article_value": "the article says", "corrected_value": "the source says"})
+    return shown.assign(source=shown["source"].map(tables.source_text))

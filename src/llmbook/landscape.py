@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from llmbook import style
+from llmbook import style, tables
 
 #: Language groups for colouring, in legend order: (label, test on the ``languages`` cell).
 LANGUAGE_GROUPS = (
@@ -98,7 +98,7 @@ def display_table(models: pd.DataFrame, stage: str) -> pd.DataFrame:
         table["base model"] = rows["base_model"]
         table["stage"] = rows["stage"]
     table["open weights"] = rows["open_weights"].map({True: "yes", False: "no"})
-    table["source"] = rows["source"]
+    table["source"] = rows["source"].map(tables.source_text)
     table["notes"] = rows["notes"]
     table = table.sort_values("released", na_position="last").reset_index(drop=True)
     return for_display(table)

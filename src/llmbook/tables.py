@@ -237,6 +237,24 @@ def bibliography_names(bib_path: str | None = None) -> dict[str, str]:
     return names
 
 
+def source_text(cell, names: dict[str, str] | None = None) -> str:
+    """A ``source`` cell as a reader reads it: each "bibkey: location" item with the key replaced
+    by the work's name from book/references.bib ("raffel2020exploring: §3.7" becomes "Raffel
+    et al. 2020: §3.7"); items joined by "; ". A missing cell is an empty string; a key the
+    bibliography lacks is left as written (``llmbook validate`` refuses such cells)."""
+    from llmbook.catalog import SOURCE_SEPARATOR
+
+    if _is_missing(cell):
+        return ""
+    names = bibliography_names() if names is None else names
+    items = []
+    for item in str(cell).split(SOURCE_SEPARATOR):
+        key, _, where = item.strip().partition(":")
+        name = names.get(key.strip(), key.strip())
+        items.append(f"{name}: {where.strip()}" if where.strip() else name)
+    return "; ".join(items)
+
+
 def reader_table(
     frame: pd.DataFrame,
     kinds: dict[str, str],
@@ -347,13 +365,22 @@ def _itables_cells(html: str) -> list[str]:
 
 def unfinished_cells(html: str, bib_keys=()) -> list[str]:
     """Cells a reader should never see: a raw float count ('4700000.0'), '<NA>'/'NaN'/'None',
-    or a cell that is exactly a bibliography key."""
+    a cell that is exactly a bibliography key, or a raw ``source`` cell ("hu2021lora: Table 4"
+    instead of "Hu et al. 2021: Table 4", :func:`source_text`)."""
     keys = set(bib_keys)
+
+    def raw_source(cell: str) -> bool:
+        return any(m.group(1) in keys for m in _SOURCE_ITEM_START.finditer(cell))
+
     return [
         cell
         for cell in table_cells(html)
-        if _RAW_FLOAT.match(cell) or cell in _NOT_A_VALUE or cell in keys
+        if _RAW_FLOAT.match(cell) or cell in _NOT_A_VALUE or cell in keys or raw_source(cell)
     ]
+
+
+#: Where a "bibkey: location" item of a raw source cell starts: the cell's start or after ";".
+_SOURCE_ITEM_START = re.compile(r"(?:^|;)\s*([a-z0-9_-]+)\s*:")
 
 
 def cut_descriptions(html: str, descriptions) -> list[str]:
