@@ -52,6 +52,10 @@ IGNORE = shutil.ignore_patterns(
     ".hypothesis", "test-artifacts",
 )  # fmt: skip
 REPOSITORY_VARIABLES = ("GITHUB_REPOSITORY", "LLMBOOK_REPOSITORY")
+#: The repository the session's builds publish for: the site's repository, edit and launch
+#: buttons point at it (a build without one draws none; test_build checks that on a small book).
+TEST_REPOSITORY = "example-org/replicating-chatgpt"
+SITE_ENV = {"LLMBOOK_REPOSITORY": TEST_REPOSITORY}
 #: The no-change rebuild budget of GUIDE §6.
 NO_CHANGE_REBUILD_SECONDS = 5.0
 
@@ -151,7 +155,8 @@ def _cold_build(request, tmp_path_factory):
     if not any(needs_the_built_book(item) for item in request.session.items):
         yield None
         return
-    build = BackgroundBuild(copy_book(tmp_path_factory.mktemp("site") / "book"), offline=True)
+    book = copy_book(tmp_path_factory.mktemp("site") / "book")
+    build = BackgroundBuild(book, env=SITE_ENV, offline=True)
     yield build
     if build.process.poll() is None:
         build.process.kill()
@@ -221,7 +226,7 @@ def snapshot(html: Path, name: str) -> Path:
 
 def interrupted_build(book: Path, doc: str) -> str:
     """Start the README's build, stop it like Ctrl-C once ``doc`` is executing; its log."""
-    env = {**os.environ, "PYTHONPATH": str(book / "src")}
+    env = {**os.environ, **SITE_ENV, "PYTHONPATH": str(book / "src")}
     process = subprocess.Popen(
         [str(JB), "build", "-W", "-n", "--keep-going", "."], cwd=book, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
@@ -253,18 +258,18 @@ def work(tmp_path_factory, site) -> dict:
     html = book / "_build" / "html"
     steps["edited_readers"] = readers_of(book, EDITED_TABLE)
     edit_cell(book / EDITED_TABLE, 2, "licence", f"{MARKER} {HOSTILE}")
-    steps["csv_edit"] = jb_build(book)
+    steps["csv_edit"] = jb_build(book, env=SITE_ENV)
     steps["csv_html"] = snapshot(html, "csv-edit")
     start = time.perf_counter()
-    steps["no_change"] = jb_build(book)
+    steps["no_change"] = jb_build(book, env=SITE_ENV)
     steps["no_change_seconds"] = time.perf_counter() - start
     steps["nf4_readers"] = readers_of(book, "src/llmbook/nf4.py")
     with (book / "src" / "llmbook" / "nf4.py").open("a", encoding="utf-8") as module:
         module.write("\n# A library edit: only the chapters that imported nf4 re-execute.\n")
-    steps["library_edit"] = jb_build(book)
+    steps["library_edit"] = jb_build(book, env=SITE_ENV)
     steps["library_html"] = snapshot(html, "library-edit")
     # Interrupt a build while the chapter reading the edited row executes; the next must finish it.
     edit_cell(book / "data" / "sft_runs.csv", 2, "hours", "7.5")
     steps["interrupted_log"] = interrupted_build(book, "sft-cost")
-    steps["after_interrupt"] = jb_build(book)
+    steps["after_interrupt"] = jb_build(book, env=SITE_ENV)
     return steps

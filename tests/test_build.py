@@ -21,6 +21,7 @@ from conftest import (
     EDITED_PAGE,
     MARKER,
     NO_CHANGE_REBUILD_SECONDS,
+    ROOT,
     copy_book,
     edit_cell,
     executed,
@@ -217,16 +218,41 @@ def test_a_bad_cell_stops_the_build_before_any_notebook_runs(tmp_path):
     assert not (book / "_build" / "html" / "index.html").exists()
 
 
-def test_repository_and_edit_buttons_point_at_the_file(tmp_path):
+def test_repository_edit_and_launch_buttons_only_for_a_known_repository(tmp_path):
     book = copy_book(tmp_path / "book")
     (book / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/page\n", encoding="utf-8"
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/page\n  - file: book/nb\n",
+        encoding="utf-8",
     )
     (book / "book" / "intro.md").write_text("# Intro\n", encoding="utf-8")
     (book / "book" / "page.md").write_text("# A page\n\nText.\n", encoding="utf-8")
-    result = jb_build(book, env={"LLMBOOK_REPOSITORY": "example-org/replicating-chatgpt"})
+    (book / "book" / "nb.md").write_text(
+        (ROOT / "book" / "appendix" / "errata.md").read_text(encoding="utf-8").split("# ")[0]
+        + "# A notebook\n\n```{code-cell} ipython3\n1 + 1\n```\n",
+        encoding="utf-8",
+    )
+    html = book / "_build" / "html" / "book"
+    # Without a repository: no button points at a guessed address.
+    result = jb_build(book)
     assert result.returncode == 0, log_of(result)[-3000:]
-    text = (book / "_build" / "html" / "book" / "page.html").read_text(encoding="utf-8")
+    for page in ("intro", "page", "nb"):
+        text = (html / f"{page}.html").read_text(encoding="utf-8")
+        assert "github.com/" not in text.split("<article", 1)[0] and "mybinder" not in text
+    # With one (and a JupyterHub): edit and repository buttons, launch links on the notebook.
+    env = {"LLMBOOK_REPOSITORY": "example-org/replicating-chatgpt"}
+    result = jb_build(book, env={**env, "LLMBOOK_JUPYTERHUB_URL": "https://hub.example.org"})
+    assert result.returncode == 0, log_of(result)[-3000:]
+    text = (html / "page.html").read_text(encoding="utf-8")
     repo = "https://github.com/example-org/replicating-chatgpt"
     assert f'href="{repo}/edit/main/book/page.md"' in text
     assert f'href="{repo}"' in text
+    assert "mybinder" not in text and "hub.example.org" not in text  # no code, nothing to run
+    notebook = (html / "nb.html").read_text(encoding="utf-8")
+    assert (
+        'href="https://mybinder.org/v2/gh/example-org/replicating-chatgpt/main'
+        '?urlpath=lab/tree/book/nb.md"'
+    ) in notebook
+    assert (
+        "https://hub.example.org/hub/user-redirect/git-pull?repo=https%3A//github.com/"
+        "example-org/replicating-chatgpt&urlpath=lab/tree/replicating-chatgpt/book/nb.md"
+    ) in notebook

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import subprocess
+from pathlib import Path
 
 import yaml
 
@@ -70,3 +71,20 @@ def test_every_library_function_the_formulas_appendix_names_exists(root):
         else:
             missing.append(name)
     assert missing == []
+
+
+def test_binder_opens_chapters_as_notebooks(root):
+    """Binder installs requirements.txt (the book's pins, jupytext among them) and runs
+    postBuild, which makes JupyterLab open a chapter's .md as a notebook."""
+    import os
+    import shutil
+    import sys
+
+    post = root / "postBuild"
+    assert os.access(post, os.X_OK)
+    commands = [line for line in post.read_text().splitlines() if line and line[0] != "#"]
+    assert "jupytext-config set-default-viewer" in commands
+    assert re.search(r"^jupytext==", (root / "requirements.txt").read_text(), re.M)
+    assert shutil.which("jupytext-config", path=str(Path(sys.executable).parent))
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"

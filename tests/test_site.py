@@ -23,7 +23,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import EDITED_PAGE, EDITED_TABLE_ID, ROOT, offline_how, toc_files
+from conftest import (
+    EDITED_PAGE,
+    EDITED_TABLE_ID,
+    ROOT,
+    TEST_REPOSITORY,
+    offline_how,
+    toc_files,
+)
 
 pytestmark = [pytest.mark.build, pytest.mark.slow]
 
@@ -313,9 +320,21 @@ def test_catalog_text_is_escaped_never_executed(edited_site, browser):
     assert injected == 0  # the <b> was not parsed as markup either
 
 
-def test_no_repository_buttons_without_a_known_repository(site):
-    text = (site / "_build" / "html" / "book" / "intro.html").read_text(encoding="utf-8")
-    assert "github.com/" not in text.split("<article", 1)[0]
+def test_every_executable_page_launches_its_own_source_and_no_other_page_does(site):
+    """Issue 21: a Binder link on each page with code, opening that page's .md (jupytext opens
+    it as a notebook); none on pages without code."""
+    binder = f"https://mybinder.org/v2/gh/{TEST_REPOSITORY}/main?urlpath=lab/tree/"
+    pages = 0
+    for doc in toc_files(site):
+        source = (site / f"{doc}.md").read_text(encoding="utf-8")
+        html = (site / "_build" / "html" / f"{doc}.html").read_text(encoding="utf-8")
+        links = set(re.findall(r'href="(https://mybinder\.org/[^"]*)"', html))
+        if "```{code-cell}" in source:
+            assert links == {f"{binder}{doc}.md"}, (doc, links)
+            pages += 1
+        else:
+            assert links == set(), (doc, links)
+    assert pages >= 30
 
 
 def test_chapters_download_as_notebooks_with_outputs(site):

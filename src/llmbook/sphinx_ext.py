@@ -479,13 +479,23 @@ def publish_notebooks(app: Sphinx) -> None:
 
 
 def on_config_inited(app: Sphinx, config) -> None:
-    """Point the theme's repository buttons at the repository, when it is known."""
+    """Point the theme's repository and launch buttons at the repository, when it is known
+    (without it the theme draws no launch button: it would need a guessed address)."""
     repo = os.environ.get("LLMBOOK_REPOSITORY") or os.environ.get("GITHUB_REPOSITORY")
     if not repo:
+        # Jupyter Book's default repository is its own: launch links would open that one.
+        options = dict(config.html_theme_options or {})
+        options.pop("launch_buttons", None)
+        config.html_theme_options = options
         return
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise ExtensionError(f"LLMBOOK_REPOSITORY must be 'owner/name', got {repo!r}")
     options = dict(config.html_theme_options or {})
+    hub = os.environ.get("LLMBOOK_JUPYTERHUB_URL", "").strip()
+    if hub:
+        if not hub.startswith(("https://", "http://")):
+            raise ExtensionError(f"LLMBOOK_JUPYTERHUB_URL must be a URL, got {hub!r}")
+        options["launch_buttons"] = {**options.get("launch_buttons", {}), "jupyterhub_url": hub}
     options.update(
         repository_url=f"https://github.com/{repo}",
         repository_branch=os.environ.get("LLMBOOK_BRANCH", "main"),
