@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -419,15 +420,39 @@ def cmd_models(args) -> dict:
     return {"models": shown.astype(object).where(shown.notna(), None).to_dict("records")}
 
 
-def _version() -> str:
-    from llmbook import __version__
+class _VersionAction(argparse.Action):
+    """Print :func:`_version` on one line (argparse's own action wraps it) and exit 0."""
 
-    return f"llmbook {__version__}"
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version())
+        parser.exit(0)
+
+
+def _version() -> str:
+    """The package version, and which data package the commands would read: its name, a digest
+    of its files (two copies with the same digest hold the same data) and where it is."""
+    from llmbook import __version__, paths
+
+    try:
+        data = paths.data_dir()
+    except FileNotFoundError:
+        return f"llmbook {__version__}; no data package found"
+    try:
+        name = json.loads((data / paths.DATAPACKAGE).read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        name = "unreadable datapackage.json"
+    digest = catalog.package_digest(data)[:12]
+    return f"llmbook {__version__}; data {name} sha256:{digest} ({data})"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="llmbook", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show the version and the data package used"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:
@@ -653,7 +678,11 @@ def main(argv: list[str] | None = None) -> int:
         message = error.args[0] if error.args else str(error)
         print(f"llmbook {args.command}: {message}", file=sys.stderr)
         return 2
-    _print(result, args.json)
+    try:
+        _print(result, args.json)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader closed the pipe (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -1,16 +1,43 @@
 """Where the project's files are.
 
-The data directory is found, in order, from the ``LLMBOOK_DATA`` environment variable, or by
-walking up from the current directory (a chapter executes in its own folder) until a folder
-holding ``data/datapackage.json`` is found, or next to the source checkout of this package.
+The data directory is found, in order, from the ``LLMBOOK_DATA`` environment variable; by
+walking up from the current directory (a chapter executes in its own folder) until a
+``data/datapackage.json`` whose package is the book's (:data:`PACKAGE_NAME`) is found, so that
+an unrelated project's ``data/`` folder is never adopted; next to the source checkout of this
+package; and last, the copy of the data package shipped inside the installed package
+(``llmbook/_data``, read through :mod:`importlib.resources`), so that ``pip install llmbook``
+gives a working command line anywhere. A checkout and ``LLMBOOK_DATA`` win over the shipped
+copy, so an editor always sees their own edits.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from importlib import resources
 from pathlib import Path
 
 DATAPACKAGE = "datapackage.json"
+#: The ``name`` of the book's data package (``data/datapackage.json``).
+PACKAGE_NAME = "replicating-chatgpt-data"
+
+
+def _is_book_data(folder: Path) -> bool:
+    """Whether ``folder`` holds the book's data package (not another project's)."""
+    try:
+        name = json.loads((folder / DATAPACKAGE).read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        return (folder / DATAPACKAGE).is_file()  # malformed: let the validator say why
+    return name == PACKAGE_NAME
+
+
+def shipped_data() -> Path | None:
+    """The data package installed with the library (a wheel's ``llmbook/_data``), if any."""
+    try:
+        folder = Path(str(resources.files("llmbook") / "_data"))
+    except (ModuleNotFoundError, TypeError):
+        return None
+    return folder.resolve() if (folder / DATAPACKAGE).is_file() else None
 
 
 def data_dir(start: Path | None = None) -> Path:
@@ -24,17 +51,19 @@ def data_dir(start: Path | None = None) -> Path:
         if not (path / DATAPACKAGE).is_file():
             raise FileNotFoundError(f"LLMBOOK_DATA={env} has no {DATAPACKAGE}")
         return path.resolve()
-    searched = []
     here = (start or Path.cwd()).resolve()
     package_checkout = Path(__file__).resolve().parents[2]
     for folder in [here, *here.parents, package_checkout]:
         candidate = folder / "data"
-        searched.append(str(candidate))
-        if (candidate / DATAPACKAGE).is_file():
+        if (candidate / DATAPACKAGE).is_file() and _is_book_data(candidate):
             return candidate
+    shipped = shipped_data()
+    if shipped is not None:
+        return shipped
     raise FileNotFoundError(
-        f"No data/{DATAPACKAGE} found above {here} nor in the package checkout; "
-        "run from inside the book's repository or set LLMBOOK_DATA to the data folder."
+        f"No data/{DATAPACKAGE} of {PACKAGE_NAME} found above {here}, in the package checkout "
+        "or installed with the package; run from inside the book's repository or set "
+        "LLMBOOK_DATA to the data folder."
     )
 
 
