@@ -85,3 +85,17 @@ def test_the_colour_blindness_check_catches_red_versus_green():
     red_green = ("#d62728", "#2ca02c")
     assert style.palette_min_delta_e(red_green) > 50
     assert style.palette_min_delta_e(red_green, "deuteranopia") < style.MIN_DELTA_E
+
+
+def test_plain_log_axis_labels_read_as_numbers():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_xscale("log")
+    ax.set_xlim(15, 300)
+    style.plain_log_axis(ax.xaxis)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    plt.close(fig)
+    assert labels and all(label.replace(",", "").isdigit() for label in labels), labels
+    assert "20" in labels and "100" in labels

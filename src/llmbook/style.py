@@ -86,6 +86,16 @@ def rc_params() -> dict:
     }
 
 
+def plain_log_axis(axis) -> None:
+    """Label a log-scaled axis with plain numbers (20, 50, 100, 1,000) instead of matplotlib's
+    mixed "2 x 10^1" minor labels: major ticks at 1-2-5 steps, no minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def literal(text: object) -> str:
     """``text`` as matplotlib shows it literally: every ``$`` escaped, so a name such as
     "$x$-7B" from the data is not typeset as mathtext (matplotlib drops the backslash of ``\\$``
