@@ -460,6 +460,7 @@ def on_chip_figure(table: pd.DataFrame, chip_name: str, chips: int, mfu: float):
         label="the original run (wall-clock days)",
     )
     ax.set_xscale("log")
+    style.plain_log_axis(ax.xaxis)
     ax.set_yticks(y, [_short(r) for r in rows.index])
     ax.set_xlabel("training days (log scale)")
     ax.legend(loc="lower right", fontsize=8)

@@ -357,6 +357,7 @@ def memory_figure(plan: pd.DataFrame, capacities: dict[str, float]):
     ax.set_yticks(range(len(models)))
     ax.set_yticklabels([f"{m} †" if m in unknown else m for m in models], fontsize=8)
     ax.set_xscale("log")
+    style.plain_log_axis(ax.xaxis)
     ax.set_xlabel("GB to serve: weights + KV cache (log scale)")
     ax.grid(axis="y", alpha=0.15)
     ax.legend(loc="upper left", fontsize=8, frameon=True, framealpha=0.9)
