@@ -68,10 +68,23 @@ def test_every_complete_row_of_the_table_is_consistent():
     checked = 0
     for row in table.itertuples():
         ok = parallelism.layout_consistent(
-            row.gpus, row.tensor_parallel, row.pipeline_parallel, row.data_parallel
+            row.gpus,
+            row.tensor_parallel,
+            row.pipeline_parallel,
+            row.data_parallel,
+            row.context_parallel,
         )
         if ok is not None:
             assert ok, row.run
             checked += 1
-    assert checked >= 2
+    assert checked >= 5
     assert parallelism.layout_consistent(math.nan, 8, 16, 1) is None
+
+
+def test_llama3_4d_layouts_multiply_to_their_gpus():
+    # Llama 3 report, Table 4: TP 8, CP 1 or 16, PP 16, DP 64 / 128 / 8.
+    assert parallelism.gpus(8, 16, 64) == 8192
+    assert parallelism.gpus(8, 16, 128) == 16384
+    assert parallelism.gpus(8, 16, 8, context=16) == 16384
+    # the long-context row's DP as one transcription reads it (4) does not give 16,384
+    assert parallelism.layout_consistent(16384, 8, 16, 4, 16) is False

@@ -20,18 +20,21 @@ def _positive_ints(**values: int) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def gpus(tensor: int, pipeline: int, data: int) -> int:
-    """GPUs a layout uses: n = t * p * d (Narayanan et al. 2021, §3)."""
-    _positive_ints(tensor=tensor, pipeline=pipeline, data=data)
-    return int(tensor) * int(pipeline) * int(data)
+def gpus(tensor: int, pipeline: int, data: int, context: int = 1) -> int:
+    """GPUs a layout uses: n = t * c * p * d (Narayanan et al. 2021, §3, with c = 1; Llama 3's
+    4D parallelism adds the context-parallel degree c, Llama Team 2024, §3.3.2 and Table 4)."""
+    _positive_ints(tensor=tensor, pipeline=pipeline, data=data, context=context)
+    return int(tensor) * int(context) * int(pipeline) * int(data)
 
 
-def layout_consistent(gpu_count, tensor, pipeline, data) -> bool | None:
-    """Whether a stated GPU count equals t * p * d; None when any of the four is unknown."""
+def layout_consistent(gpu_count, tensor, pipeline, data, context=1) -> bool | None:
+    """Whether a stated GPU count equals t * c * p * d; None when the count or t, p or d is
+    unknown (an unknown context degree counts as 1: no context parallelism stated)."""
     values = (gpu_count, tensor, pipeline, data)
     if any(pd.isna(v) for v in values):
         return None
-    return int(gpu_count) == gpus(int(tensor), int(pipeline), int(data))
+    c = 1 if pd.isna(context) else int(context)
+    return int(gpu_count) == gpus(int(tensor), int(pipeline), int(data), c)
 
 
 def microbatches(global_batch: int, micro_batch: int, data: int) -> int:
@@ -53,9 +56,10 @@ def bubble_fraction(pipeline: int, microbatches: int, interleave: int = 1) -> fl
 
     Narayanan et al. 2021, §2.2.1: the bubble time is (p - 1) micro-batch times against m
     micro-batch times of useful work, so the idle share of the whole step is
-    (p - 1) / (m + p - 1) (the paper also quotes the ratio to ideal time, (p - 1) / m). With
-    ``interleave`` = v model chunks per device (§2.2.2) the bubble shrinks by v:
-    (p - 1) / v against m.
+    (p - 1) / (m + p - 1); the ratio of idle to useful time is (p - 1) / m. With
+    ``interleave`` = v model chunks per device (§2.2.2) the idle time shrinks by v; Llama 3's
+    report states the resulting "pipeline bubble ratio" as (PP - 1) / (V * M) (Llama Team 2024,
+    §3.3.2).
     """
     _positive_ints(pipeline=pipeline, microbatches=microbatches, interleave=interleave)
     idle = (pipeline - 1) / interleave
