@@ -80,7 +80,7 @@ def test_the_wheel_carries_the_data_package(installed):
 
     wheel = zipfile.ZipFile(installed["wheel"])
     prefix = "llmbook/_data/"
-    shipped = {n[len(prefix):] for n in wheel.namelist() if n.startswith(prefix)}
+    shipped = {n[len(prefix) :] for n in wheel.namelist() if n.startswith(prefix)}
     expected = {
         p.relative_to(ROOT / "data").as_posix()
         for p in (ROOT / "data").rglob("*")
