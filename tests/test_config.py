@@ -88,3 +88,18 @@ def test_binder_opens_chapters_as_notebooks(root):
     assert shutil.which("jupytext-config", path=str(Path(sys.executable).parent))
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+
+
+def test_exactly_the_pages_with_code_are_notebooks_with_a_launch_button(root):
+    """sphinx-book-theme draws launch buttons on a page whose front matter declares a kernelspec
+    (header_buttons/launch.py, ``_is_notebook``): every page with a code cell must declare one (a
+    reader can run it) and no page without code may (its button would open nothing to run)."""
+    from conftest import toc_files
+
+    wrong = []
+    for doc in toc_files(root):
+        text = (root / f"{doc}.md").read_text(encoding="utf-8")
+        front = yaml.safe_load(text.split("---", 2)[1]) if text.startswith("---") else {}
+        if ("kernelspec" in (front or {})) != ("```{code-cell}" in text):
+            wrong.append(doc)
+    assert len(toc_files(root)) > 30 and wrong == []
