@@ -44,10 +44,13 @@ def installed(tmp_path_factory) -> dict:
     )  # fmt: skip
     wheels = base / "wheels"
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run(
+    # Offline: the build backend is the environment's own setuptools (requirements.txt does not
+    # pin it; a Python 3.11 venv has it, a 3.12+ venv needs `pip install setuptools` first).
+    built = subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(source)],
-        check=True, capture_output=True,
+        capture_output=True, text=True,
     )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = wheels.glob("llmbook-*.whl")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
