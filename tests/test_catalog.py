@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -182,6 +183,18 @@ REFUSED = {
     ),
     "brace in a foreign key": ("licences.csv", 2, "model", "{cite}x", "backtick or brace"),
 }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "created, words",
+    [("2030-13-45", 'property "created" is not valid'), ("2999-01-01T00:00:00Z", "after the date")],
+)
+def test_the_descriptors_creation_date_is_checked_and_located(data_copy, created, words):
+    path = data_copy / "datapackage.json"
+    descriptor = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**descriptor, "created": created}), encoding="utf-8")
+    problems = _problems(data_copy)
+    assert any(p.startswith("data/datapackage.json") and words in p for p in problems), problems
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))

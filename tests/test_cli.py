@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -318,6 +319,37 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("llmbook ")
+
+
+def version_line(capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out.strip()
+
+
+def test_version_names_the_data_packages_version_and_date(capsys, root, monkeypatch):
+    from llmbook import __version__
+
+    monkeypatch.setenv("LLMBOOK_DATA", str(root / "data"))
+    descriptor = json.loads((root / "data" / "datapackage.json").read_text(encoding="utf-8"))
+    line = version_line(capsys)
+    assert line.startswith(f"llmbook {__version__}; data replicating-chatgpt-data ")
+    assert f" {descriptor['version']} (created {descriptor['created'][:10]}) sha256:" in line
+    assert line.endswith(f"({(root / 'data').resolve()})")
+    # A wheel ships the data package of its release: the two versions move together.
+    assert descriptor["version"] == __version__
+
+
+def test_version_without_a_data_version_says_so(capsys, root, tmp_path, monkeypatch):
+    copy = tmp_path / "data"
+    shutil.copytree(root / "data", copy)
+    descriptor = json.loads((copy / "datapackage.json").read_text(encoding="utf-8"))
+    del descriptor["version"], descriptor["created"]
+    (copy / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    monkeypatch.setenv("LLMBOOK_DATA", str(copy))
+    line = version_line(capsys)
+    assert "replicating-chatgpt-data (no version) sha256:" in line and "created" not in line
 
 
 @pytest.mark.parametrize(

@@ -88,3 +88,65 @@ def test_binder_opens_chapters_as_notebooks(root):
     assert shutil.which("jupytext-config", path=str(Path(sys.executable).parent))
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+
+
+def test_exactly_the_pages_with_code_are_notebooks_with_a_launch_button(root):
+    """sphinx-book-theme draws launch buttons on a page whose front matter declares a kernelspec
+    (header_buttons/launch.py, ``_is_notebook``): every page with a code cell must declare one (a
+    reader can run it) and no page without code may (its button would open nothing to run)."""
+    from conftest import toc_files
+
+    wrong = []
+    for doc in toc_files(root):
+        text = (root / f"{doc}.md").read_text(encoding="utf-8")
+        front = yaml.safe_load(text.split("---", 2)[1]) if text.startswith("---") else {}
+        if ("kernelspec" in (front or {})) != ("```{code-cell}" in text):
+            wrong.append(doc)
+    assert len(toc_files(root)) > 30 and wrong == []
+
+
+def _theme_options(monkeypatch, config_url=None, **env) -> dict:
+    """The theme options llmbook.sphinx_ext makes of _config.yml's ``repository.url`` (as
+    Jupyter Book passes it) and the environment."""
+    from types import SimpleNamespace
+
+    from llmbook import sphinx_ext
+
+    for name in ("LLMBOOK_REPOSITORY", "GITHUB_REPOSITORY", "LLMBOOK_JUPYTERHUB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = yaml.safe_load((Path(__file__).parents[1] / "_config.yml").read_text(encoding="utf-8"))
+    options = {"launch_buttons": dict(config["launch_buttons"])}
+    if config_url is not None:
+        options["repository_url"] = config_url
+    namespace = SimpleNamespace(html_theme_options=options)
+    sphinx_ext.on_config_inited(None, namespace)
+    return namespace.html_theme_options
+
+
+def test_the_launch_buttons_follow_the_repository_the_book_names(monkeypatch):
+    import pytest
+    from sphinx.errors import ExtensionError
+
+    from llmbook.sphinx_ext import JUPYTER_BOOK_DEFAULT_REPOSITORY as DEFAULT
+
+    # No repository known (Jupyter Book's default is its own): no launch or repository buttons.
+    for url in (None, DEFAULT):
+        options = _theme_options(monkeypatch, url)
+        assert "launch_buttons" not in options and options.get("repository_url") in (None, DEFAULT)
+    # _config.yml's repository.url; GitHub Actions' GITHUB_REPOSITORY fills it when it is unset.
+    ours = "https://github.com/example-org/replicating-chatgpt"
+    options = _theme_options(monkeypatch, ours + ".git", GITHUB_REPOSITORY="fork/copy")
+    assert options["repository_url"] == ours and options["path_to_docs"] == ""
+    assert options["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    options = _theme_options(monkeypatch, DEFAULT, GITHUB_REPOSITORY="fork/copy")
+    assert options["repository_url"] == "https://github.com/fork/copy"
+    # LLMBOOK_REPOSITORY wins over both; a hub adds a JupyterHub button.
+    options = _theme_options(
+        monkeypatch, ours, LLMBOOK_REPOSITORY="me/mine", LLMBOOK_JUPYTERHUB_URL="https://hub.x.org"
+    )
+    assert options["repository_url"] == "https://github.com/me/mine"
+    assert options["launch_buttons"]["jupyterhub_url"] == "https://hub.x.org"
+    with pytest.raises(ExtensionError, match="repository.url"):
+        _theme_options(monkeypatch, "https://gitlab.com/a/b")

@@ -44,10 +44,13 @@ def installed(tmp_path_factory) -> dict:
     )  # fmt: skip
     wheels = base / "wheels"
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run(
+    # Offline: the build backend is the environment's own setuptools (requirements.txt does not
+    # pin it; a Python 3.11 venv has it, a 3.12+ venv needs `pip install setuptools` first).
+    built = subprocess.run(
         [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(source)],
-        check=True, capture_output=True,
+        capture_output=True, text=True,
     )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = wheels.glob("llmbook-*.whl")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -75,12 +78,20 @@ def run(installed, *args) -> subprocess.CompletedProcess:
 
 
 def test_the_wheel_carries_the_data_package(installed):
+    """Every file of data/, its subfolders too (texts/), byte for byte."""
     import zipfile
 
-    names = zipfile.ZipFile(installed["wheel"]).namelist()
-    shipped = {Path(n).name for n in names if n.startswith("llmbook/_data/")}
-    expected = {p.name for p in (ROOT / "data").iterdir() if p.is_file()}
-    assert expected <= shipped
+    wheel = zipfile.ZipFile(installed["wheel"])
+    prefix = "llmbook/_data/"
+    shipped = {n[len(prefix) :] for n in wheel.namelist() if n.startswith(prefix)}
+    expected = {
+        p.relative_to(ROOT / "data").as_posix()
+        for p in (ROOT / "data").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert expected == shipped
+    for name in sorted(expected):
+        assert wheel.read(prefix + name) == (ROOT / "data" / name).read_bytes(), name
 
 
 def test_the_installed_command_reads_the_shipped_data_not_the_checkout(installed):
@@ -100,6 +111,43 @@ def test_the_installed_command_answers_as_the_checkout(installed, args):
     )
     assert wheel.returncode == checkout.returncode == 0, wheel.stderr + checkout.stderr
     assert json.loads(wheel.stdout) == json.loads(checkout.stdout)
+
+
+def test_the_installed_version_names_the_shipped_data_packages_version(installed):
+    descriptor = json.loads((ROOT / "data" / "datapackage.json").read_text(encoding="utf-8"))
+    line = run(installed, "--version").stdout
+    assert f"replicating-chatgpt-data {descriptor['version']} (created " in line
+
+
+def where(installed, cwd=None, **env) -> str:
+    """The data folder the installed command reads (the end of its --version line)."""
+    result = subprocess.run(
+        [str(installed["python"]), "-m", "llmbook", "--version"], cwd=cwd or installed["cwd"],
+        env={**installed["env"], **env}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().rsplit(" (", 1)[1].rstrip(")")
+
+
+def test_a_checkout_and_llmbook_data_win_over_the_shipped_copy(installed, tmp_path):
+    """Editors see their own edits: run inside a checkout, the installed command reads its data/;
+    LLMBOOK_DATA wins over both."""
+    assert where(installed, cwd=ROOT / "book" / "part1-base-models") == str(ROOT / "data")
+    copy = tmp_path / "edited"
+    shutil.copytree(ROOT / "data", copy)
+    assert where(installed, LLMBOOK_DATA=str(copy)) == str(copy.resolve())
+    assert where(installed, cwd=ROOT, LLMBOOK_DATA=str(copy)) == str(copy.resolve())
+
+
+def test_another_projects_data_folder_is_not_adopted(installed, tmp_path):
+    project = tmp_path / "other" / "analysis"
+    (project.parent / "data").mkdir(parents=True)
+    project.mkdir()
+    (project.parent / "data" / "datapackage.json").write_text(
+        json.dumps({"name": "someone-elses-data", "resources": []}), encoding="utf-8"
+    )
+    found = where(installed, cwd=project)
+    assert found.startswith(str(installed["site"])) and "other" not in found
 
 
 def test_validate_works_from_the_wheel_without_a_bibliography(installed):

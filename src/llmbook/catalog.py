@@ -138,16 +138,35 @@ def validate(data: Path | None = None) -> None:
         ]
         problems += check_cells(data, descriptor)
         problems += active_params_problems(data)
+        problems += _created_problems(descriptor)
     if problems:
         raise DataError(problems)
 
 
+def _created_problems(descriptor: dict, today=None) -> list[Problem]:
+    """The descriptor's ``created`` (which ``llmbook --version`` prints) is not in the future;
+    its format is the Data Package profile's to check (:func:`_schema_problems`)."""
+    import datetime as dt
+
+    created = descriptor.get("created")
+    today = today or dt.datetime.now(dt.UTC).date()
+    if isinstance(created, str) and created[:10] > today.isoformat():
+        return [Problem(f"data/{paths.DATAPACKAGE}", None, None,
+                        f"'created' {created!r} is after the date of this check "
+                        f"({today.isoformat()})")]  # fmt: skip
+    return []
+
+
 def _schema_problems(data: Path) -> list[Problem]:
     """The Frictionless validation of the package, as located problems."""
-    from frictionless import Package, system
+    from frictionless import FrictionlessException, Package, system
 
     with system.use_context(trusted=False):
-        package = Package(str(data / paths.DATAPACKAGE), basepath=str(data))
+        try:
+            package = Package(str(data / paths.DATAPACKAGE), basepath=str(data))
+        except FrictionlessException as error:  # the descriptor itself (e.g. a bad "created")
+            reasons = [r.message for r in getattr(error, "reasons", [])] or [str(error)]
+            return [Problem(f"data/{paths.DATAPACKAGE}", None, None, m) for m in reasons]
         report = package.validate()
     problems = []
     for task in report.tasks:

@@ -432,8 +432,9 @@ class _VersionAction(argparse.Action):
 
 
 def _version() -> str:
-    """The package version, and which data package the commands would read: its name, a digest
-    of its files (two copies with the same digest hold the same data) and where it is."""
+    """The package version, and which data package the commands would read: its name, version
+    and creation date (``datapackage.json``), a digest of its files (two copies with the same
+    digest hold the same data) and where it is."""
     from llmbook import __version__, paths
 
     try:
@@ -441,11 +442,15 @@ def _version() -> str:
     except FileNotFoundError:
         return f"llmbook {__version__}; no data package found"
     try:
-        name = json.loads((data / paths.DATAPACKAGE).read_text(encoding="utf-8")).get("name")
+        descriptor = json.loads((data / paths.DATAPACKAGE).read_text(encoding="utf-8"))
+        name = descriptor.get("name")
     except (OSError, ValueError, AttributeError):
-        name = "unreadable datapackage.json"
+        descriptor, name = {}, "unreadable datapackage.json"
+    version = str(descriptor.get("version") or "(no version)")
+    created = str(descriptor.get("created") or "")[:10]
+    created = f" (created {created})" if created else ""
     digest = catalog.package_digest(data)[:12]
-    return f"llmbook {__version__}; data {name} sha256:{digest} ({data})"
+    return f"llmbook {__version__}; data {name} {version}{created} sha256:{digest} ({data})"
 
 
 def _parser() -> argparse.ArgumentParser:

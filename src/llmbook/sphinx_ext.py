@@ -478,10 +478,34 @@ def publish_notebooks(app: Sphinx) -> None:
         target.write_text(nbformat.writes(notebook), encoding="utf-8")
 
 
+#: Jupyter Book's default ``repository.url``: its own repository, not a book's.
+JUPYTER_BOOK_DEFAULT_REPOSITORY = "https://github.com/executablebooks/jupyter-book"
+
+
+def book_repository(config_url: str | None) -> str | None:
+    """The book's GitHub repository as 'owner/name': ``LLMBOOK_REPOSITORY``, else
+    ``repository.url`` of _config.yml (unless it is Jupyter Book's default), else
+    ``GITHUB_REPOSITORY`` (set in GitHub Actions); None when none is known."""
+    repo = os.environ.get("LLMBOOK_REPOSITORY", "").strip()
+    if repo:
+        return repo
+    url = (config_url or "").strip().rstrip("/")
+    if url and url != JUPYTER_BOOK_DEFAULT_REPOSITORY:
+        prefix = "https://github.com/"
+        name = url[len(prefix) :].removesuffix(".git") if url.startswith(prefix) else ""
+        if name.count("/") != 1 or not all(name.split("/")):
+            raise ExtensionError(
+                f"repository.url in _config.yml must be https://github.com/owner/name, got {url!r}"
+            )
+        return name
+    return os.environ.get("GITHUB_REPOSITORY", "").strip() or None
+
+
 def on_config_inited(app: Sphinx, config) -> None:
     """Point the theme's repository and launch buttons at the repository, when it is known
-    (without it the theme draws no launch button: it would need a guessed address)."""
-    repo = os.environ.get("LLMBOOK_REPOSITORY") or os.environ.get("GITHUB_REPOSITORY")
+    (:func:`book_repository`; without it the theme draws no launch button: it would need a
+    guessed address)."""
+    repo = book_repository((config.html_theme_options or {}).get("repository_url"))
     if not repo:
         # Jupyter Book's default repository is its own: launch links would open that one.
         options = dict(config.html_theme_options or {})
