@@ -41,19 +41,6 @@ def test_accuracy_and_random_baseline():
     assert scoring.random_baseline([4, 4, 2]) == pytest.approx((0.25 + 0.25 + 0.5) / 3)
 
 
-def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_n():
-    rng = np.random.default_rng(1)
-    small = rng.random(100) < 0.6
-    large = rng.random(10_000) < 0.6
-    lo, hi = scoring.bootstrap_ci(small, seed=0)
-    assert lo < small.mean() < hi
-    # The width is about 2 * 1.96 * sqrt(p(1-p)/n) (normal approximation).
-    assert hi - lo == pytest.approx(2 * 1.96 * scoring.binomial_sd(small.mean(), 100), rel=0.15)
-    lo2, hi2 = scoring.bootstrap_ci(large, seed=0, n_resamples=500)
-    assert hi2 - lo2 < (hi - lo) / 5
-    assert scoring.bootstrap_ci([1, 1, 1]) == (1.0, 1.0)
-
-
 @given(
     nll=st.floats(min_value=1.0, max_value=1e4),
     tokens=st.integers(min_value=100, max_value=10_000),
@@ -141,11 +128,6 @@ def test_packed_scores_equal_separate_passes(model):
         assert np.allclose(got, scoring.target_logprobs(full, cont), atol=2e-3)
     alone = scoring.log_softmax(model.logits(other)[-1])
     assert np.allclose(packed[1].next_logprobs, alone, atol=2e-3)
-
-
-def test_items_for_half_width_hand_value():
-    # (1.96 / 0.01)^2 * 0.25 = 9604
-    assert scoring.items_for_half_width(0.01) == 9604
 
 
 def test_accuracy_summary_counts():

@@ -36,6 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Moved to llmbook.stats; the old names stay importable from here for one release.
+from llmbook.stats import binomial_sd, bootstrap_ci, items_for_half_width  # noqa: F401
+
 #: Choice letters used by MMLU, C-Eval and CMMLU (four choices).
 LETTERS = ("A", "B", "C", "D")
 #: The normalisations :func:`choice_scores` knows.
@@ -95,33 +98,6 @@ def random_baseline(n_choices: Sequence[int]) -> float:
     """Expected accuracy of guessing uniformly: the mean of ``1 / choices`` over the items."""
     k = np.asarray(n_choices, dtype=np.float64)
     return float(np.mean(1.0 / k))
-
-
-def bootstrap_ci(
-    correct: Sequence[bool] | np.ndarray,
-    n_resamples: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``correct`` (0/1 per item).
-
-    Resample the items with replacement ``n_resamples`` times, take each resample's accuracy, and
-    return the ``(1 - level)/2`` and ``(1 + level)/2`` quantiles.
-    """
-    x = np.asarray(correct, dtype=np.float64)
-    if x.size == 0:
-        raise ValueError("no items")
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(n_resamples, x.size))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
-
-
-def binomial_sd(p: float, n: int) -> float:
-    """Standard deviation of an accuracy measured on ``n`` items with true accuracy ``p``:
-    ``sqrt(p (1 - p) / n)``."""
-    return math.sqrt(p * (1.0 - p) / n)
 
 
 def perplexity(nll_nats: float, n_tokens: int) -> float:
@@ -494,9 +470,3 @@ def accuracy_summary(scored, columns: Sequence[str], seed: int = 0, n_resamples:
                 }
             )
     return pd.DataFrame(rows)
-
-
-def items_for_half_width(half_width: float, p: float = 0.5, z: float = 1.96) -> int:
-    """Items needed for a normal-approximation 95 % interval of ``+- half_width`` around an
-    accuracy ``p``: ``ceil((z / half_width)**2 p (1 - p))``."""
-    return math.ceil((z / half_width) ** 2 * p * (1.0 - p))
