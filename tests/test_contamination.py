@@ -48,3 +48,11 @@ def test_gpt3_check_flags_any_single_collision():
     assert table["overlap"].iloc[0] == 1 / 8
     assert table["flagged"].tolist() == [True, False]
     assert not contamination.check([item], corpus, n=13, threshold=0.5)["flagged"].iloc[0]
+
+
+def test_min_k_prob_averages_the_least_likely_tokens():
+    lp = [-0.1, -5.0, -0.2, -3.0, -0.3, -0.1, -0.2, -0.1, -0.4, -0.5]
+    # k = 20 % of 10 tokens: the two lowest, -5 and -3.
+    assert contamination.min_k_prob(lp) == -4.0
+    assert contamination.min_k_prob(lp, k=1.0) == sum(lp) / 10
+    assert contamination.min_k_prob([-2.0, -1.0], k=0.2) == -2.0  # at least one token

@@ -129,3 +129,13 @@ def test_pass_at_k_equals_the_combinatorial_formula(n, data):
 def test_normal_quantile():
     assert stats.normal_quantile(0.975) == pytest.approx(1.959964, abs=1e-6)
     assert stats.normal_quantile(0.8) == pytest.approx(0.841621, abs=1e-6)
+
+
+def test_auc_hand_values_and_interval():
+    assert stats.auc([3, 4], [1, 2]) == 1.0
+    assert stats.auc([1, 2], [3, 4]) == 0.0
+    # pairs: (2 vs 1) win, (2 vs 3) loss, (2 vs 2) tie -> (1 + 0 + 0.5) / 3
+    assert stats.auc([2], [1, 3, 2]) == pytest.approx(0.5)
+    out = stats.auc_ci([3, 4, 5, 6], [1, 2, 3.5, 0], seed=0)
+    assert out["ci_low"] <= out["auc"] <= out["ci_high"] <= 1.0
+    assert (out["n_positive"], out["n_negative"]) == (4, 4)

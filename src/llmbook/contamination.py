@@ -103,3 +103,21 @@ def gpt3_check(items: Sequence[str], corpus_texts: Iterable[str]) -> pd.DataFram
     frame["flagged"] = frame["overlap"] > 0
     frame["n"] = n
     return frame
+
+
+MIN_K_FRACTION = 0.2
+"""Share of a text's tokens Min-K% Prob averages: k = 20 %, the value Shi et al. (2024, §4.3)
+found best on held-out data and used for all their experiments."""
+
+
+def min_k_prob(token_logprobs: Sequence[float] | np.ndarray, k: float = MIN_K_FRACTION) -> float:
+    """Min-K% Prob (Shi et al. 2024, §3, eq. 1): the mean log-probability of the ``k`` share of
+    the text's tokens the model found least likely (at least one token; ``int(k * N)`` of
+    ``N``). A text seen in training tends to have fewer very unlikely tokens, so a *higher*
+    score points to membership; the score is compared across texts, never read alone."""
+    lp = np.sort(np.asarray(token_logprobs, dtype=np.float64))
+    if lp.size == 0:
+        raise ValueError("no tokens")
+    if not 0 < k <= 1:
+        raise ValueError(f"k must be in (0, 1], got {k}")
+    return float(lp[: max(1, int(k * lp.size))].mean())

@@ -368,11 +368,18 @@ def text_nll(model, text: str, bos: bool = True) -> tuple[float, int]:
     With ``bos`` the text follows the model's beginning-of-text token, so its first token is
     predicted too; otherwise the first token is given and not scored.
     """
+    lp = token_logprobs(model, text, bos=bos)
+    return float(-lp.sum()), len(encode(model, text))
+
+
+def token_logprobs(model, text: str, bos: bool = True) -> np.ndarray:
+    """``log p(token_t | text before it)`` for each token of ``text`` (nats), one forward pass.
+
+    With ``bos`` the text follows the model's beginning-of-text token and every token is scored;
+    otherwise the first token is given and not scored."""
     ids = encode(model, text)
     context = [model.config.bos_id] + ids if bos else ids
-    logits = model.logits(context[:-1])
-    lp = target_logprobs(logits, context[1:])
-    return float(-lp.sum()), len(ids)
+    return target_logprobs(model.logits(context[:-1]), context[1:])
 
 
 # ----------------------------------------------------------------------------------------------

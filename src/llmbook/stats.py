@@ -10,6 +10,8 @@ One home for every estimator a chapter uses to say how sure a measurement is:
   :func:`items_for_paired_difference` (a difference ``delta`` between two systems on the same
   items, at a given significance and power, which depends on how often the two disagree);
   :func:`items_for_unpaired_difference` is the same question on separate item sets, for contrast;
+* telling two groups apart by a score: :func:`auc` (the Mann-Whitney probability that a
+  random member of the first group scores higher) and :func:`auc_ci` (bootstrap interval);
 * code generation: :func:`pass_at_k`, the unbiased estimator of Chen et al. (2021, §2.1).
 
 All functions are pure, take plain numbers or 0/1 arrays, and are tested on hand-computed values
@@ -173,3 +175,35 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def auc(positive: Sequence[float] | np.ndarray, negative: Sequence[float] | np.ndarray) -> float:
+    """Area under the ROC curve of a score that should be higher for ``positive``: the share of
+    (positive, negative) pairs in which the positive scores higher, ties counting one half (the
+    Mann-Whitney U statistic divided by the number of pairs). 0.5 is chance."""
+    pos, neg = np.asarray(positive, dtype=np.float64), np.asarray(negative, dtype=np.float64)
+    if pos.size == 0 or neg.size == 0:
+        raise ValueError("both groups need at least one score")
+    diff = pos[:, None] - neg[None, :]
+    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
+
+
+def auc_ci(
+    positive: Sequence[float] | np.ndarray,
+    negative: Sequence[float] | np.ndarray,
+    n_resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, float]:
+    """:func:`auc` with a percentile bootstrap interval (each group resampled with replacement
+    on its own). Returns ``auc``, ``ci_low``, ``ci_high``, ``n_positive``, ``n_negative``."""
+    pos, neg = np.asarray(positive, dtype=np.float64), np.asarray(negative, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    draws = [
+        auc(pos[rng.integers(0, pos.size, pos.size)], neg[rng.integers(0, neg.size, neg.size)])
+        for _ in range(n_resamples)
+    ]
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(draws, [alpha, 1.0 - alpha])
+    return {"auc": auc(pos, neg), "ci_low": float(lo), "ci_high": float(hi),
+            "n_positive": int(pos.size), "n_negative": int(neg.size)}  # fmt: skip
