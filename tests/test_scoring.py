@@ -139,3 +139,30 @@ def test_accuracy_summary_counts():
     table = scoring.accuracy_summary(scored, ["pred_x"], n_resamples=100).set_index("language")
     assert table.loc["all", "accuracy"] == 0.75 and table.loc["en", "accuracy"] == 0.5
     assert table.loc["zh", "items"] == 2 and table.loc["zh", "random"] == 0.25
+
+
+def test_rotate_choices_moves_the_answer_with_its_text():
+    choices, answer = scoring.rotate_choices(["a", "b", "c", "d"], 2, 1)
+    assert choices == ["b", "c", "d", "a"] and choices[answer] == "c"
+    assert scoring.rotate_choices(["a", "b", "c", "d"], 0, 4) == (["a", "b", "c", "d"], 0)
+
+
+def test_few_shot_and_chat_letter_prompts():
+    text = scoring.few_shot_letter_prompt(
+        "Q2?", ["w", "x", "y", "z"], [("Q1?", ["p", "q", "r", "s"], 1)]
+    )
+    assert text == "Q1?\nA. p\nB. q\nC. r\nD. s\nAnswer: B\n\nQ2?\nA. w\nB. x\nC. y\nD. z\nAnswer:"
+    chat = scoring.chat_letter_prompt("Q?", ["w", "x", "y", "z"])
+    assert chat.endswith("<|im_start|>assistant\n") and "D. z\nAnswer with the letter" in chat
+
+
+def test_gsm8k_strict_and_flexible_extraction():
+    out = "She pays 3 * 4 = 12 dollars.\n#### 12"
+    assert scoring.extract_strict(out) == "12" and scoring.extract_flexible(out) == "12"
+    loose = "3 + 4 = 7, so the answer is 7."
+    assert scoring.extract_strict(loose) is None
+    assert scoring.extract_flexible(loose) == "7."
+    assert scoring.answer_matches(scoring.extract_flexible(loose), 7)
+    assert scoring.answer_matches("$1,200", 1200)
+    assert not scoring.answer_matches(None, 7)
+    assert not scoring.answer_matches("71", 7)

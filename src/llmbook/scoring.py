@@ -31,6 +31,7 @@ Identities used throughout (``nll`` is a total negative log-likelihood in nats):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -477,3 +478,85 @@ def accuracy_summary(scored, columns: Sequence[str], seed: int = 0, n_resamples:
                 }
             )
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# Letter-scoring protocols: few-shot, chat template, permuted choices
+
+
+def rotate_choices(choices: Sequence[str], answer: int, shift: int) -> tuple[list[str], int]:
+    """The choices rotated left by ``shift`` (choice ``shift`` first) and where the right one
+    lands: each item is asked once per rotation to measure a position bias."""
+    n = len(choices)
+    shift %= n
+    return list(choices[shift:]) + list(choices[:shift]), (answer - shift) % n
+
+
+def few_shot_letter_prompt(
+    question: str, choices: Sequence[str], shots: Sequence[tuple[str, Sequence[str], int]],
+    lang: str = "en",
+) -> str:  # fmt: skip
+    """:func:`letter_prompt` preceded by solved examples ``(question, choices, answer index)``,
+    each followed by its answer letter, separated by blank lines (the MMLU paper's few-shot
+    layout)."""
+    sep = "" if lang == "zh" else " "
+    solved = [f"{letter_prompt(q, c, lang)}{sep}{LETTERS[a]}" for q, c, a in shots]
+    return "\n\n".join(solved + [letter_prompt(question, choices, lang)])
+
+
+def chat_letter_prompt(question: str, choices: Sequence[str]) -> str:
+    """The lettered question as a user turn of SmolLM2's chat template, asking for the letter;
+    the assistant's answer starts right after the generation prompt (no space before it)."""
+    from llmbook.smollm import chat_prompt
+
+    body = "\n".join([question] + [f"{x}. {c}" for x, c in zip(LETTERS, choices, strict=False)])
+    content = f"{body}\nAnswer with the letter of the correct choice only."
+    return chat_prompt([{"role": "user", "content": content}])
+
+
+def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_tokens: int = 512):
+    """For each prompt, the log-probabilities of the four letter tokens next (``" A"`` if
+    ``space``, else ``"A"``) and the single most probable next token, as text. Prompts are
+    packed into few forward passes (:func:`score_segments`). Returns ``(logprobs (n, 4),
+    greedy tokens)``."""
+    ids = letter_token_ids(model, len(LETTERS), "en" if space else "zh")
+    scored = score_segments(model, [Segment(encode(model, p), []) for p in prompts], max_row_tokens)
+    logprobs = np.array([r.next_logprobs[ids] for r in scored], dtype=np.float64)
+    greedy = [model.decode([int(np.argmax(r.next_logprobs))]) for r in scored]
+    return logprobs, greedy
+
+
+# ----------------------------------------------------------------------------------------------
+# Answer extraction for generated solutions (GSM8K)
+
+#: lm-evaluation-harness ``gsm8k.yaml`` (version 3.0), filter "strict-match": the first
+#: ``#### <number>`` in the output.
+GSM8K_STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
+#: The same file, filter "flexible-extract": the last number-like run anywhere in the output.
+GSM8K_FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+
+
+def extract_strict(text: str) -> str | None:
+    """The answer after the first ``#### `` marker, or None if the output has none."""
+    m = GSM8K_STRICT.search(text)
+    return m.group(1) if m else None
+
+
+def extract_flexible(text: str) -> str | None:
+    """The last number in the output (the harness's ``group_select: -1``), or None."""
+    found = GSM8K_FLEXIBLE.findall(text)
+    if not found:
+        return None
+    return next(g for g in found[-1] if g)
+
+
+def answer_matches(extracted: str | None, target: int | str) -> bool:
+    """Exact match after the harness's normalisation of both sides: commas, dollar signs and a
+    final full stop ignored."""
+    if extracted is None:
+        return False
+
+    def norm(x) -> str:
+        return re.sub(r"\.$", "", str(x).replace(",", "").replace("$", "").strip())
+
+    return norm(extracted) == norm(target)
