@@ -166,3 +166,19 @@ def test_gsm8k_strict_and_flexible_extraction():
     assert scoring.answer_matches("$1,200", 1200)
     assert not scoring.answer_matches(None, 7)
     assert not scoring.answer_matches("71", 7)
+
+
+def test_next_letter_shared_prefix_matches_packed_scoring(model):
+    shots = [("What is the capital of France?", ["Paris", "Rome", "Oslo", "Bern"], 0)]
+    items = [
+        ("What is 2 + 2?", ["3", "4", "5", "6"]),
+        ("Which is a fruit?", ["car", "apple", "rock", "pen"]),
+    ]
+    full = [scoring.few_shot_letter_prompt(q, c, shots) for q, c in items]
+    prefix = full[0][: full[0].index("\n\nWhat is 2")]
+    lp_shared, greedy_shared = scoring.next_letter_shared(
+        model, prefix, [t[len(prefix) :] for t in full]
+    )
+    lp_packed, greedy_packed = scoring.next_letter(model, full)
+    assert np.allclose(lp_shared, lp_packed, atol=2e-3)
+    assert greedy_shared == greedy_packed

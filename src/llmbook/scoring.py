@@ -520,10 +520,40 @@ def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_token
     packed into few forward passes (:func:`score_segments`). Returns ``(logprobs (n, 4),
     greedy tokens)``."""
     ids = letter_token_ids(model, len(LETTERS), "en" if space else "zh")
-    scored = score_segments(model, [Segment(encode(model, p), []) for p in prompts], max_row_tokens)
+    segments = [Segment(model.encode(p), []) for p in prompts]  # control tokens become ids
+    scored = score_segments(model, segments, max_row_tokens)
     logprobs = np.array([r.next_logprobs[ids] for r in scored], dtype=np.float64)
     greedy = [model.decode([int(np.argmax(r.next_logprobs))]) for r in scored]
     return logprobs, greedy
+
+
+def next_letter_shared(model, prefix: str, suffixes: Sequence[str], space: bool = True):
+    """:func:`next_letter` for prompts ``prefix + suffix`` that share a long ``prefix`` (few-shot
+    examples, a chat template's system turn): the prefix is run once, its cache forked for every
+    suffix, and the suffixes are stepped together one token at a time as one batch
+    (:class:`llmbook.decoding.SmolLM`). Control tokens written in the text (``<|im_start|>``)
+    become their ids. Raises if a suffix's tokens would merge across the boundary."""
+    from llmbook.decoding import SmolLM
+
+    lm = SmolLM(model)
+    head = model.encode(prefix)
+    tails = []
+    for suffix in suffixes:
+        full = model.encode(prefix + suffix)
+        if full[: len(head)] != head or len(full) == len(head):
+            raise ValueError(f"tokens merge across the prefix boundary for suffix {suffix[:30]!r}")
+        tails.append(full[len(head) :])
+    root = lm.prefill(head)
+    states = [lm.fork(root) for _ in tails]
+    for t in range(max(len(x) for x in tails)):
+        live = [i for i, x in enumerate(tails) if len(x) > t]
+        stepped = lm.step([states[i] for i in live], [tails[i][t] for i in live])
+        for i, st in zip(live, stepped, strict=True):
+            states[i] = st
+    ids = letter_token_ids(model, len(LETTERS), "en" if space else "zh")
+    lps = [log_softmax(st.logits) for st in states]
+    greedy = [model.decode([int(np.argmax(lp))]) for lp in lps]
+    return np.array([lp[ids] for lp in lps], dtype=np.float64), greedy
 
 
 # ----------------------------------------------------------------------------------------------
