@@ -28,3 +28,31 @@ def test_overlap_verbatim_partial_and_none():
 def test_check_flags_by_threshold():
     table = contamination.check(["x y z w", "p q r s"], ["x y z w v"], n=2, threshold=0.5)
     assert table["flagged"].tolist() == [True, False]
+
+
+def test_gpt3_n_is_the_5th_percentile_length_clipped_to_8_and_13():
+    twenty = " ".join(f"w{i}" for i in range(20))
+    assert contamination.gpt3_n([twenty] * 10) == 13  # capped
+    assert contamination.gpt3_n(["a b c"] * 10) == 8  # floored
+    ten = " ".join(f"w{i}" for i in range(10))
+    # 5th percentile of 19 ten-word items and one of 30 words is 10.
+    assert contamination.gpt3_n([ten] * 19 + [twenty + " " + ten]) == 10
+
+
+def test_gpt3_check_flags_any_single_collision():
+    item = " ".join(f"w{i}" for i in range(20))
+    corpus = ["unrelated text " + " ".join(f"w{i}" for i in range(5, 18)) + " more text"]
+    table = contamination.gpt3_check([item, "x " * 20], corpus)
+    assert table["n"].iloc[0] == 13
+    # One shared 13-gram out of eight is enough for GPT-3's rule, not for a 0.5 threshold.
+    assert table["overlap"].iloc[0] == 1 / 8
+    assert table["flagged"].tolist() == [True, False]
+    assert not contamination.check([item], corpus, n=13, threshold=0.5)["flagged"].iloc[0]
+
+
+def test_min_k_prob_averages_the_least_likely_tokens():
+    lp = [-0.1, -5.0, -0.2, -3.0, -0.3, -0.1, -0.2, -0.1, -0.4, -0.5]
+    # k = 20 % of 10 tokens: the two lowest, -5 and -3.
+    assert contamination.min_k_prob(lp) == -4.0
+    assert contamination.min_k_prob(lp, k=1.0) == sum(lp) / 10
+    assert contamination.min_k_prob([-2.0, -1.0], k=0.2) == -2.0  # at least one token

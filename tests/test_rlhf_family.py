@@ -99,15 +99,6 @@ def test_verifier_and_candidates():
     assert all(i["a"] + i["b"] == i["answer"] for i in items)
 
 
-def test_wilson_and_mcnemar_hand_computed():
-    lo, hi = rlhf.wilson_interval(5, 10)
-    assert lo == pytest.approx(0.2365896, abs=1e-6) and hi == pytest.approx(0.7634104, abs=1e-6)
-    # 6 improve, 0 get worse: p = 2 / 2^6
-    out = rlhf.mcnemar_exact([0] * 6 + [1, 0], [1] * 6 + [1, 0])
-    assert (out["b"], out["c"]) == (0, 6)
-    assert out["p_value"] == pytest.approx(2 / 64)
-
-
 def test_grpo_linear_learns_a_feature_that_marks_the_right_answer():
     rng = np.random.default_rng(0)
     lps, phis, rs = [], [], []

@@ -41,19 +41,6 @@ def test_accuracy_and_random_baseline():
     assert scoring.random_baseline([4, 4, 2]) == pytest.approx((0.25 + 0.25 + 0.5) / 3)
 
 
-def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_n():
-    rng = np.random.default_rng(1)
-    small = rng.random(100) < 0.6
-    large = rng.random(10_000) < 0.6
-    lo, hi = scoring.bootstrap_ci(small, seed=0)
-    assert lo < small.mean() < hi
-    # The width is about 2 * 1.96 * sqrt(p(1-p)/n) (normal approximation).
-    assert hi - lo == pytest.approx(2 * 1.96 * scoring.binomial_sd(small.mean(), 100), rel=0.15)
-    lo2, hi2 = scoring.bootstrap_ci(large, seed=0, n_resamples=500)
-    assert hi2 - lo2 < (hi - lo) / 5
-    assert scoring.bootstrap_ci([1, 1, 1]) == (1.0, 1.0)
-
-
 @given(
     nll=st.floats(min_value=1.0, max_value=1e4),
     tokens=st.integers(min_value=100, max_value=10_000),
@@ -143,11 +130,6 @@ def test_packed_scores_equal_separate_passes(model):
     assert np.allclose(packed[1].next_logprobs, alone, atol=2e-3)
 
 
-def test_items_for_half_width_hand_value():
-    # (1.96 / 0.01)^2 * 0.25 = 9604
-    assert scoring.items_for_half_width(0.01) == 9604
-
-
 def test_accuracy_summary_counts():
     import pandas as pd
 
@@ -157,3 +139,46 @@ def test_accuracy_summary_counts():
     table = scoring.accuracy_summary(scored, ["pred_x"], n_resamples=100).set_index("language")
     assert table.loc["all", "accuracy"] == 0.75 and table.loc["en", "accuracy"] == 0.5
     assert table.loc["zh", "items"] == 2 and table.loc["zh", "random"] == 0.25
+
+
+def test_rotate_choices_moves_the_answer_with_its_text():
+    choices, answer = scoring.rotate_choices(["a", "b", "c", "d"], 2, 1)
+    assert choices == ["b", "c", "d", "a"] and choices[answer] == "c"
+    assert scoring.rotate_choices(["a", "b", "c", "d"], 0, 4) == (["a", "b", "c", "d"], 0)
+
+
+def test_few_shot_and_chat_letter_prompts():
+    text = scoring.few_shot_letter_prompt(
+        "Q2?", ["w", "x", "y", "z"], [("Q1?", ["p", "q", "r", "s"], 1)]
+    )
+    assert text == "Q1?\nA. p\nB. q\nC. r\nD. s\nAnswer: B\n\nQ2?\nA. w\nB. x\nC. y\nD. z\nAnswer:"
+    chat = scoring.chat_letter_prompt("Q?", ["w", "x", "y", "z"])
+    assert chat.endswith("<|im_start|>assistant\n") and "D. z\nAnswer with the letter" in chat
+
+
+def test_gsm8k_strict_and_flexible_extraction():
+    out = "She pays 3 * 4 = 12 dollars.\n#### 12"
+    assert scoring.extract_strict(out) == "12" and scoring.extract_flexible(out) == "12"
+    loose = "3 + 4 = 7, so the answer is 7."
+    assert scoring.extract_strict(loose) is None
+    assert scoring.extract_flexible(loose) == "7."
+    assert scoring.answer_matches(scoring.extract_flexible(loose), 7)
+    assert scoring.answer_matches("$1,200", 1200)
+    assert not scoring.answer_matches(None, 7)
+    assert not scoring.answer_matches("71", 7)
+
+
+def test_next_letter_shared_prefix_matches_packed_scoring(model):
+    shots = [("What is the capital of France?", ["Paris", "Rome", "Oslo", "Bern"], 0)]
+    items = [
+        ("What is 2 + 2?", ["3", "4", "5", "6"]),
+        ("Which is a fruit?", ["car", "apple", "rock", "pen"]),
+    ]
+    full = [scoring.few_shot_letter_prompt(q, c, shots) for q, c in items]
+    prefix = full[0][: full[0].index("\n\nWhat is 2")]
+    lp_shared, greedy_shared = scoring.next_letter_shared(
+        model, prefix, [t[len(prefix) :] for t in full]
+    )
+    lp_packed, greedy_packed = scoring.next_letter(model, full)
+    assert np.allclose(lp_shared, lp_packed, atol=2e-3)
+    assert greedy_shared == greedy_packed

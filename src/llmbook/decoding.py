@@ -51,7 +51,11 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
 
 def entropy_nats(logits: np.ndarray) -> float | np.ndarray:
     """Shannon entropy ``H = -sum p log p`` (nats) of the softmax of ``logits`` (last axis)."""
-    logp = log_softmax(logits)
+    return _entropy_of(log_softmax(logits))
+
+
+def _entropy_of(logp: np.ndarray) -> float | np.ndarray:
+    """Entropy (nats) of distributions given by their log-probabilities (last axis)."""
     p = np.exp(logp)
     return -np.sum(p * np.where(p > 0, logp, 0.0), axis=-1)
 
@@ -234,9 +238,14 @@ def choose(processed: np.ndarray, settings: Settings, rng: np.random.Generator |
     ``processed`` by inverse-CDF with one uniform number from ``rng``."""
     if settings.greedy:
         return int(np.argmax(processed))
+    return _draw(probabilities(processed), rng)
+
+
+def _draw(probs: np.ndarray, rng: np.random.Generator | None) -> int:
+    """One token drawn from ``probs`` by inverse CDF with one uniform number from ``rng``."""
     if rng is None:
         raise ValueError("sampling needs a numpy.random.Generator (rng=np.random.default_rng(0))")
-    cdf = np.cumsum(probabilities(processed))
+    cdf = np.cumsum(probs)
     return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), cdf.size - 1))
 
 
@@ -337,16 +346,23 @@ def sample_rows(
     active = list(range(len(rows)))
     for step in range(max_tokens):
         tokens = []
-        for i in active:
+        # The model's own distribution for every live row at once (log-probabilities, entropy).
+        model_logp = log_softmax(np.stack([states[i].logits for i in active]))
+        model_entropy = _entropy_of(model_logp)
+        for b, i in enumerate(active):
             state, settings = states[i], rows[i].settings
             previous = state.ids if settings.penalise_prompt else state.generated
             processed = process(state.logits, settings, previous)
-            token = choose(processed, settings, rngs[i])
-            logp = log_softmax(state.logits)
+            if settings.greedy:
+                token, drawn_entropy = int(np.argmax(processed)), 0.0
+            else:  # one softmax of the processed logits serves the draw and its entropy
+                drawn_logp = log_softmax(processed)
+                token = _draw(np.exp(drawn_logp), rngs[i])
+                drawn_entropy = float(_entropy_of(drawn_logp))
             r = results[i]
-            r.logprobs.append(float(logp[token]))
-            r.model_entropy.append(float(entropy_nats(state.logits)))
-            r.sampling_entropy.append(0.0 if settings.greedy else float(entropy_nats(processed)))
+            r.logprobs.append(float(model_logp[b, token]))
+            r.model_entropy.append(float(model_entropy[b]))
+            r.sampling_entropy.append(drawn_entropy)
             if token in stop_ids:
                 r.stopped = True
             else:

@@ -25,6 +25,9 @@ import numpy as np
 
 from llmbook.preference import log_sigmoid, one_blas_thread, sigmoid
 
+# Moved to llmbook.stats; the old names stay importable from here for one release.
+from llmbook.stats import mcnemar_exact, wilson_interval  # noqa: F401
+
 # ----------------------------------------------------------------------------------------------
 # Categorical distributions
 
@@ -620,31 +623,6 @@ def verify_sum(item: dict, response: str) -> float:
     else 0.0 (DeepSeek-R1's accuracy reward checks a final answer by rule, §2.2.2)."""
     text = response.strip().rstrip(".")
     return 1.0 if text.lstrip("-").isdigit() and int(text) == item["answer"] else 0.0
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval (Wilson 1927) for a binomial proportion; 95% for z = 1.96."""
-    if n <= 0:
-        raise ValueError("n must be positive")
-    p = successes / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return float(centre - half), float(centre + half)
-
-
-def mcnemar_exact(before, after) -> dict[str, float]:
-    """Exact McNemar test for paired 0/1 outcomes on the same items: under no change, the
-    discordant items (b: right before, wrong after; c: wrong before, right after) split as
-    Binomial(b + c, 1/2). Returns ``b``, ``c`` and the two-sided ``p_value``."""
-    from math import comb
-
-    x, y = np.asarray(before, dtype=bool), np.asarray(after, dtype=bool)
-    b, c = int(np.sum(x & ~y)), int(np.sum(~x & y))
-    n = b + c
-    if n == 0:
-        return {"b": 0, "c": 0, "p_value": 1.0}
-    tail = sum(comb(n, k) for k in range(min(b, c) + 1)) / 2**n
-    return {"b": b, "c": c, "p_value": float(min(1.0, 2 * tail))}
 
 
 def grpo_linear(

@@ -31,10 +31,14 @@ Identities used throughout (``nll`` is a total negative log-likelihood in nats):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+# Moved to llmbook.stats; the old names stay importable from here for one release.
+from llmbook.stats import binomial_sd, bootstrap_ci, items_for_half_width  # noqa: F401
 
 #: Choice letters used by MMLU, C-Eval and CMMLU (four choices).
 LETTERS = ("A", "B", "C", "D")
@@ -95,33 +99,6 @@ def random_baseline(n_choices: Sequence[int]) -> float:
     """Expected accuracy of guessing uniformly: the mean of ``1 / choices`` over the items."""
     k = np.asarray(n_choices, dtype=np.float64)
     return float(np.mean(1.0 / k))
-
-
-def bootstrap_ci(
-    correct: Sequence[bool] | np.ndarray,
-    n_resamples: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``correct`` (0/1 per item).
-
-    Resample the items with replacement ``n_resamples`` times, take each resample's accuracy, and
-    return the ``(1 - level)/2`` and ``(1 + level)/2`` quantiles.
-    """
-    x = np.asarray(correct, dtype=np.float64)
-    if x.size == 0:
-        raise ValueError("no items")
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, size=(n_resamples, x.size))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
-
-
-def binomial_sd(p: float, n: int) -> float:
-    """Standard deviation of an accuracy measured on ``n`` items with true accuracy ``p``:
-    ``sqrt(p (1 - p) / n)``."""
-    return math.sqrt(p * (1.0 - p) / n)
 
 
 def perplexity(nll_nats: float, n_tokens: int) -> float:
@@ -392,11 +369,18 @@ def text_nll(model, text: str, bos: bool = True) -> tuple[float, int]:
     With ``bos`` the text follows the model's beginning-of-text token, so its first token is
     predicted too; otherwise the first token is given and not scored.
     """
+    lp = token_logprobs(model, text, bos=bos)
+    return float(-lp.sum()), len(encode(model, text))
+
+
+def token_logprobs(model, text: str, bos: bool = True) -> np.ndarray:
+    """``log p(token_t | text before it)`` for each token of ``text`` (nats), one forward pass.
+
+    With ``bos`` the text follows the model's beginning-of-text token and every token is scored;
+    otherwise the first token is given and not scored."""
     ids = encode(model, text)
     context = [model.config.bos_id] + ids if bos else ids
-    logits = model.logits(context[:-1])
-    lp = target_logprobs(logits, context[1:])
-    return float(-lp.sum()), len(ids)
+    return target_logprobs(model.logits(context[:-1]), context[1:])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -496,7 +480,113 @@ def accuracy_summary(scored, columns: Sequence[str], seed: int = 0, n_resamples:
     return pd.DataFrame(rows)
 
 
-def items_for_half_width(half_width: float, p: float = 0.5, z: float = 1.96) -> int:
-    """Items needed for a normal-approximation 95 % interval of ``+- half_width`` around an
-    accuracy ``p``: ``ceil((z / half_width)**2 p (1 - p))``."""
-    return math.ceil((z / half_width) ** 2 * p * (1.0 - p))
+# ----------------------------------------------------------------------------------------------
+# Letter-scoring protocols: few-shot, chat template, permuted choices
+
+
+def rotate_choices(choices: Sequence[str], answer: int, shift: int) -> tuple[list[str], int]:
+    """The choices rotated left by ``shift`` (choice ``shift`` first) and where the right one
+    lands: each item is asked once per rotation to measure a position bias."""
+    n = len(choices)
+    shift %= n
+    return list(choices[shift:]) + list(choices[:shift]), (answer - shift) % n
+
+
+def few_shot_letter_prompt(
+    question: str, choices: Sequence[str], shots: Sequence[tuple[str, Sequence[str], int]],
+    lang: str = "en",
+) -> str:  # fmt: skip
+    """:func:`letter_prompt` preceded by solved examples ``(question, choices, answer index)``,
+    each followed by its answer letter, separated by blank lines (the MMLU paper's few-shot
+    layout)."""
+    sep = "" if lang == "zh" else " "
+    solved = [f"{letter_prompt(q, c, lang)}{sep}{LETTERS[a]}" for q, c, a in shots]
+    return "\n\n".join(solved + [letter_prompt(question, choices, lang)])
+
+
+def chat_letter_prompt(question: str, choices: Sequence[str]) -> str:
+    """The lettered question as a user turn of SmolLM2's chat template, asking for the letter;
+    the assistant's answer starts right after the generation prompt (no space before it)."""
+    from llmbook.smollm import chat_prompt
+
+    body = "\n".join([question] + [f"{x}. {c}" for x, c in zip(LETTERS, choices, strict=False)])
+    content = f"{body}\nAnswer with the letter of the correct choice only."
+    return chat_prompt([{"role": "user", "content": content}])
+
+
+def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_tokens: int = 512):
+    """For each prompt, the log-probabilities of the four letter tokens next (``" A"`` if
+    ``space``, else ``"A"``) and the single most probable next token, as text. Prompts are
+    packed into few forward passes (:func:`score_segments`). Returns ``(logprobs (n, 4),
+    greedy tokens)``."""
+    ids = letter_token_ids(model, len(LETTERS), "en" if space else "zh")
+    segments = [Segment(model.encode(p), []) for p in prompts]  # control tokens become ids
+    scored = score_segments(model, segments, max_row_tokens)
+    logprobs = np.array([r.next_logprobs[ids] for r in scored], dtype=np.float64)
+    greedy = [model.decode([int(np.argmax(r.next_logprobs))]) for r in scored]
+    return logprobs, greedy
+
+
+def next_letter_shared(model, prefix: str, suffixes: Sequence[str], space: bool = True):
+    """:func:`next_letter` for prompts ``prefix + suffix`` that share a long ``prefix`` (few-shot
+    examples, a chat template's system turn): the prefix is run once, its cache forked for every
+    suffix, and the suffixes are stepped together one token at a time as one batch
+    (:class:`llmbook.decoding.SmolLM`). Control tokens written in the text (``<|im_start|>``)
+    become their ids. Raises if a suffix's tokens would merge across the boundary."""
+    from llmbook.decoding import SmolLM
+
+    lm = SmolLM(model)
+    head = model.encode(prefix)
+    tails = []
+    for suffix in suffixes:
+        full = model.encode(prefix + suffix)
+        if full[: len(head)] != head or len(full) == len(head):
+            raise ValueError(f"tokens merge across the prefix boundary for suffix {suffix[:30]!r}")
+        tails.append(full[len(head) :])
+    root = lm.prefill(head)
+    states = [lm.fork(root) for _ in tails]
+    for t in range(max(len(x) for x in tails)):
+        live = [i for i, x in enumerate(tails) if len(x) > t]
+        stepped = lm.step([states[i] for i in live], [tails[i][t] for i in live])
+        for i, st in zip(live, stepped, strict=True):
+            states[i] = st
+    ids = letter_token_ids(model, len(LETTERS), "en" if space else "zh")
+    lps = [log_softmax(st.logits) for st in states]
+    greedy = [model.decode([int(np.argmax(lp))]) for lp in lps]
+    return np.array([lp[ids] for lp in lps], dtype=np.float64), greedy
+
+
+# ----------------------------------------------------------------------------------------------
+# Answer extraction for generated solutions (GSM8K)
+
+#: lm-evaluation-harness ``gsm8k.yaml`` (version 3.0), filter "strict-match": the first
+#: ``#### <number>`` in the output.
+GSM8K_STRICT = re.compile(r"#### (\-?[0-9\.\,]+)")
+#: The same file, filter "flexible-extract": the last number-like run anywhere in the output.
+GSM8K_FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+
+
+def extract_strict(text: str) -> str | None:
+    """The answer after the first ``#### `` marker, or None if the output has none."""
+    m = GSM8K_STRICT.search(text)
+    return m.group(1) if m else None
+
+
+def extract_flexible(text: str) -> str | None:
+    """The last number in the output (the harness's ``group_select: -1``), or None."""
+    found = GSM8K_FLEXIBLE.findall(text)
+    if not found:
+        return None
+    return next(g for g in found[-1] if g)
+
+
+def answer_matches(extracted: str | None, target: int | str) -> bool:
+    """Exact match after the harness's normalisation of both sides: commas, dollar signs and a
+    final full stop ignored."""
+    if extracted is None:
+        return False
+
+    def norm(x) -> str:
+        return re.sub(r"\.$", "", str(x).replace(",", "").replace("$", "").strip())
+
+    return norm(extracted) == norm(target)
