@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmbook import preference as pf
+from llmbook import stats
 
 
 def test_sigmoid_is_stable_and_symmetric():
@@ -195,10 +196,10 @@ def test_cluster_bootstrap_ci_by_hand():
     # be 0, 0.5 or 1, and the interval must span both extremes.
     correct = np.array([1, 1, 1, 1, 0, 0, 0, 0])
     groups = np.array(["a"] * 4 + ["b"] * 4)
-    lo, hi = pf.cluster_bootstrap_ci(correct, groups, n_resamples=4000)
+    lo, hi = stats.cluster_bootstrap_ci(correct, groups, n_resamples=4000)
     assert lo == 0.0 and hi == 1.0
     # Identical groups give no spread at all.
-    lo, hi = pf.cluster_bootstrap_ci(np.array([1, 0, 1, 0]), np.array(["a", "a", "b", "b"]))
+    lo, hi = stats.cluster_bootstrap_ci(np.array([1, 0, 1, 0]), np.array(["a", "a", "b", "b"]))
     assert lo == hi == 0.5
     with pytest.raises(ValueError):
-        pf.cluster_bootstrap_ci(np.array([]), np.array([]))
+        stats.cluster_bootstrap_ci(np.array([]), np.array([]))

@@ -7,13 +7,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmbook import rlhf, scoring, stats
+from llmbook import preference, rlhf, stats
 
 
-def test_old_names_are_the_stats_functions():
-    assert rlhf.wilson_interval is stats.wilson_interval
-    assert rlhf.mcnemar_exact is stats.mcnemar_exact
-    assert scoring.bootstrap_ci is stats.bootstrap_ci
+def test_the_estimators_live_in_stats_only():
+    """One implementation per estimator: the modules that used to hold them no longer do."""
+    assert not hasattr(rlhf, "wilson_interval") and not hasattr(rlhf, "mcnemar_exact")
+    assert not hasattr(preference, "cluster_bootstrap_ci")
+
+
+def test_cluster_bootstrap_ci_by_hand():
+    # two prompts, all right in one and all wrong in the other: the interval spans both
+    correct = np.array([1, 1, 0, 0])
+    lo, hi = stats.cluster_bootstrap_ci(correct, np.array(["a", "a", "b", "b"]))
+    assert lo == 0.0 and hi == 1.0
 
 
 def test_wilson_and_mcnemar_hand_computed():

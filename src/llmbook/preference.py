@@ -335,25 +335,3 @@ def nested_held_out_linear_rewards(
         rewards[g == group] = scores[g == group]
         chosen[group] = best_l2
     return rewards, chosen
-
-
-def cluster_bootstrap_ci(
-    correct, groups, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of a pooled accuracy when the items come in correlated
-    groups (the comparisons of one prompt): resample whole groups with replacement, pool their
-    items, take the accuracy. With few groups the interval is wider than one that treats every
-    item as independent, as it should be."""
-    c = np.asarray(correct, dtype=float)
-    g = np.asarray(groups)
-    names = list(dict.fromkeys(g.tolist()))
-    if not names:
-        raise ValueError("no items")
-    hits = np.array([c[g == n].sum() for n in names])
-    sizes = np.array([(g == n).sum() for n in names])
-    rng = np.random.default_rng(seed)
-    draw = rng.integers(0, len(names), size=(n_resamples, len(names)))
-    means = hits[draw].sum(axis=1) / sizes[draw].sum(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)

@@ -26,7 +26,6 @@ import numpy as np
 from llmbook.preference import log_sigmoid, one_blas_thread, sigmoid
 
 # Moved to llmbook.stats; the old names stay importable from here for one release.
-from llmbook.stats import mcnemar_exact, wilson_interval  # noqa: F401
 
 # ----------------------------------------------------------------------------------------------
 # Categorical distributions

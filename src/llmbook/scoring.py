@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Moved to llmbook.stats; the old names stay importable from here for one release.
-from llmbook.stats import binomial_sd, bootstrap_ci, items_for_half_width  # noqa: F401
+from llmbook.stats import bootstrap_ci
 
 #: Choice letters used by MMLU, C-Eval and CMMLU (four choices).
 LETTERS = ("A", "B", "C", "D")
