@@ -50,3 +50,33 @@ def test_with_model_facts_computes_6nd(root):
     assert row["training_flops"] == pytest.approx(
         6 * float(row["params"]) * float(row["train_tokens"])
     )
+
+
+def test_reader_view_names_reporters_and_leaves_no_raw_values(root):
+    from llmbook import catalog, tables
+
+    table = scores.with_model_facts(
+        catalog.load("benchmark_scores", root / "data"), catalog.load("models", root / "data")
+    )
+    view = scores.reader_view(table)
+    keys = set(tables.bibliography_names())
+    cells = view.astype(str).to_numpy().ravel().tolist()
+    assert not {"<NA>", "nan", "NaN", "None"} & set(cells)
+    assert not set(view["reported by"]) & keys  # names, not bibliography keys
+    assert len(view) == len(table)
+
+
+def test_figures_label_reporters_by_name(root):
+    import matplotlib.pyplot as plt
+
+    from llmbook import catalog, tables
+
+    table = scores.with_model_facts(
+        catalog.load("benchmark_scores", root / "data"), catalog.load("models", root / "data")
+    )
+    five = table[(table["shots"] == 5) & (~table["cot"].astype(bool))].dropna(subset=["params"])
+    fig = scores.panel_figure(five, "params", "parameters")
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    plt.close(fig)
+    keys = set(tables.bibliography_names())
+    assert legend and not set(legend) & keys

@@ -401,7 +401,6 @@ def data_descriptions(site) -> list[str]:
 KNOWN_UNFINISHED = {
     "book/part3-instruction-tuning/datasets.html": 4,
     "book/part4-decoding/cost.html": 1,
-    "book/part6-evaluation/scores.html": 214,  # 154 cells, some counted twice: the file:// fallback
     "book/part6-evaluation/judging.html": 45,
 }
 KNOWN_WIDE = {

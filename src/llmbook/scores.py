@@ -76,3 +76,118 @@ def points_per_decade(x: pd.Series, score: pd.Series) -> float:
     if len(lx) < 2 or np.ptp(lx) == 0:
         raise ValueError("need at least two different x values")
     return float(np.polyfit(lx, y, 1)[0])
+
+
+# ----------------------------------------------------------------------------------------------
+# Figures and reader tables (the chapter's plumbing lives here, not in its cells)
+
+#: Random guessing among four choices, the floor of MMLU, C-Eval and CMMLU (%).
+FOUR_CHOICE_CHANCE = 25.0
+
+
+def reporter_names(keys) -> dict[str, str]:
+    """Each ``reported_by`` bibliography key as a reader's name ('Huang et al. 2023')."""
+    from llmbook import tables
+
+    names = tables.bibliography_names()
+    return {key: names.get(key, key) for key in keys}
+
+
+def reader_view(scores: pd.DataFrame) -> pd.DataFrame:
+    """The scores as a reader reads them: reporter named, shots as a count, chain of thought as
+    yes/no, the score to one decimal, a missing variant or split as a dash."""
+    names = reporter_names(scores["reported_by"].unique())
+    view = pd.DataFrame(
+        {
+            "model": scores["model"],
+            "variant": scores["model_variant"].fillna("–"),
+            "benchmark": scores["benchmark"],
+            "split": scores["split"].fillna("–"),
+            "shots": scores["shots"].map(lambda n: "–" if pd.isna(n) else f"{int(n)}"),
+            "chain of thought": scores["cot"].map({True: "yes", False: "no"}).fillna("–"),
+            "score (%)": scores["score"].map(lambda v: f"{v:.1f}"),
+            "reported by": scores["reported_by"].map(names),
+        }
+    )
+    return view.reset_index(drop=True)
+
+
+def panel_figure(five: pd.DataFrame, x_column: str, x_label: str, benchmarks=None):
+    """One scatter panel per benchmark of five-shot accuracy against ``x_column`` (log axis);
+    marker and colour name the reporter, the dashed line is four-choice chance."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from llmbook import style
+
+    benchmarks = benchmarks or ["MMLU", "C-Eval", "CMMLU"]
+    reporters = sorted(five["reported_by"].unique())
+    names = reporter_names(reporters)
+    markers = dict(zip(reporters, "osD^vP*X", strict=False))
+    colours = dict(zip(reporters, style.PALETTE, strict=False))
+    fig, axes = plt.subplots(
+        1, len(benchmarks), figsize=(style.FIGURE_WIDTH_INCHES, 3.2), sharey=True
+    )
+    seen = {}
+    for ax, bench in zip(axes, benchmarks, strict=True):
+        sub = five[five["benchmark"] == bench].dropna(subset=[x_column])
+        for rep in reporters:
+            rows = sub[sub["reported_by"] == rep]
+            if len(rows):
+                seen[rep] = ax.scatter(
+                    rows[x_column].astype(float),
+                    rows["score"].astype(float),
+                    s=18,
+                    marker=markers[rep],
+                    color=colours[rep],
+                )
+        ax.axhline(FOUR_CHOICE_CHANCE, color="black", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        if x_column == "params":
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e9:g}B"))
+        ax.set_title(bench, fontsize=9)
+        ax.set_xlabel(x_label, fontsize=8)
+    axes[0].set_ylabel("5-shot accuracy (%)")
+    fig.legend(
+        list(seen.values()),
+        [style.literal(names[r]) for r in seen],
+        loc="lower center",
+        ncols=3,
+        fontsize=7,
+        title="reported by",
+        title_fontsize=7,
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    return fig
+
+
+def candidates_figure(best: pd.DataFrame, group_labels=("article's candidates", "other models")):
+    """Horizontal bars of C-Eval five-shot accuracy, one per model, labelled with the model and
+    who reported the score, coloured by ``group``; the dashed line is four-choice chance."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from llmbook import style
+
+    names = reporter_names(best["reported_by"].unique())
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 0.6 + 0.22 * len(best)))
+    y = np.arange(len(best))
+    colour = [style.PALETTE[0] if g == group_labels[0] else style.PALETTE[2] for g in best["group"]]
+    ax.barh(y, best["score"].astype(float), color=colour)
+    pairs = zip(best["model"], best["reported_by"], strict=True)
+    labels = [style.literal(f"{m}  ({names[r]})") for m, r in pairs]
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.axvline(FOUR_CHOICE_CHANCE, color="black", lw=0.8, ls="--")
+    ax.set_xlabel("C-Eval, 5-shot, answer-only (%)")
+    ax.legend(
+        handles=[
+            Patch(color=style.PALETTE[0], label=group_labels[0]),
+            Patch(color=style.PALETTE[2], label=group_labels[1]),
+        ],
+        fontsize=8,
+        loc="lower right",
+    )
+    fig.tight_layout()
+    return fig
