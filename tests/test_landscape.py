@@ -95,16 +95,6 @@ def test_label_mask_names_the_largest_of_each_family(models):
     assert sorted(extra.loc[mask, "model"]) == ["A 7B", "B 70B", "D"]
 
 
-def test_lineage_edges_and_figure(models):
-    edges = landscape.lineage(models)
-    assert edges[["base", "derived", "derived_stage", "base_stage"]].values.tolist() == [
-        ["A 7B", "C chat", "chat", "pretrained"]
-    ]
-    fig = landscape.lineage_figure(models)
-    texts = {t.get_text() for t in fig.axes[0].texts}
-    assert {"A 7B", "C chat"} <= texts
-
-
 def test_moe_table_separates_total_and_active_parameters():
     frame = pd.DataFrame(
         {

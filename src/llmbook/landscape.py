@@ -241,63 +241,6 @@ def lineage(models: pd.DataFrame) -> pd.DataFrame:
     return edges.sort_values(["base", "derived"]).reset_index(drop=True)
 
 
-def lineage_figure(models: pd.DataFrame):
-    """Which model is tuned from which: bases on the left, derived models on the right.
-
-    A chain (GPT-3.5 -> ChatGPT) puts the middle model in both columns, so every edge is drawn
-    left to right; models with no recorded base or descendant are left out.
-    """
-    edges = lineage(models)
-    released = models.set_index("model")["released"]
-
-    def by_release(model: str) -> tuple:
-        # NaT compares False with everything, so an unknown date would make the order depend
-        # on set iteration (string hashing is salted per process): put unknown dates last.
-        date = released.get(model)
-        return (pd.isna(date), date if not pd.isna(date) else pd.Timestamp(0), model)
-
-    bases = sorted(set(edges["base"]), key=by_release)
-    base_rank = {m: i for i, m in enumerate(bases)}
-    first_base = edges.groupby("derived")["base"].first()
-    derived = sorted(set(edges["derived"]), key=lambda m: (base_rank[first_base[m]], m))
-    height = max(len(bases), len(derived))
-    y_base = {
-        m: height - 1 - i * (height - 1) / max(len(bases) - 1, 1) for i, m in enumerate(bases)
-    }
-    y_derived = {
-        m: height - 1 - i * (height - 1) / max(len(derived) - 1, 1) for i, m in enumerate(derived)
-    }
-    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 0.32 * height + 1.2))
-    colours = {
-        "instruction-tuned": style.PALETTE[0],
-        "chat": style.PALETTE[5],
-        "pretrained": "#555555",
-    }
-    for _, edge in edges.iterrows():
-        ax.annotate(
-            "",
-            xy=(0.62, y_derived[edge["derived"]]),
-            xytext=(0.38, y_base[edge["base"]]),
-            arrowprops={"arrowstyle": "->", "color": colours[edge["derived_stage"]], "lw": 1.2},
-        )
-    for m, y in y_base.items():
-        ax.text(0.36, y, style.literal(m), ha="right", va="center", fontsize=8)
-    for m, y in y_derived.items():
-        stage = edges.loc[edges["derived"] == m, "derived_stage"].iloc[0]
-        ax.text(0.64, y, style.literal(m), ha="left", va="center", fontsize=8, color=colours[stage])
-    ax.set_xlim(0, 1)
-    ax.set_ylim(-0.8, height - 0.2)
-    ax.axis("off")
-    ax.text(0.36, height - 0.3, "base", ha="right", fontsize=10)
-    ax.text(0.64, height - 0.3, "tuned from it", ha="left", fontsize=10)
-    from matplotlib.lines import Line2D
-
-    handles = [Line2D([], [], color=colours[s], label=s) for s in ("instruction-tuned", "chat")]
-    ax.legend(handles=handles, loc="lower center", ncols=2, fontsize=8, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout()
-    return fig
-
-
 def moe_table(models: pd.DataFrame) -> pd.DataFrame:
     """The mixture-of-experts rows of ``models``, for readers: release month, total parameters
     (what memory must hold), active parameters (what each token computes with, from the
