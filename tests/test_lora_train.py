@@ -147,3 +147,127 @@ def test_packed_sequences_equal_separate_ones():
     for name, g in g_both.items():
         expected = sum(p[1][name] * k for p, k in zip(parts, n, strict=True)) / sum(n)
         np.testing.assert_allclose(g, expected, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------
+# Variants: DoRA, PiSSA, rsLoRA, LoRA+ against their papers' definitions
+
+
+def _examples():
+    return [
+        lora_train.Example(np.array([2, 5, 7, 9, 11, 3, 4]), 3),
+        lora_train.Example(np.array([6, 8, 10, 12, 1]), 2),
+    ]
+
+
+def test_dora_gradients_match_central_differences():
+    w = lora_train.tiny_weights()
+    lora = lora_train.init_lora(w, [1, 2], 2, 4.0, lora_train.TARGETS, seed=1, dora=True)
+    rng = np.random.default_rng(3)
+    for key in lora.b:  # move away from the start so every gradient is non-trivial
+        lora.b[key][:] = rng.standard_normal(lora.b[key].shape) * 0.3
+        lora.magnitude[key] *= 1 + 0.2 * rng.standard_normal(lora.magnitude[key].shape)
+    examples = _examples()
+    states = [lora_train.prefix_states(w, ex.ids, 1) for ex in examples]
+    _, grads, _ = lora_train.loss_and_grads(w, states, examples, 1, lora)
+    assert any(name.startswith("M/") for name in grads)
+    eps = 1e-6
+    for name, p in lora.params().items():
+        for flat in rng.choice(p.size, size=2, replace=False):
+            idx = np.unravel_index(flat, p.shape)
+            old = p[idx]
+            p[idx] = old + eps
+            up = lora_train.loss_and_grads(w, states, examples, 1, lora, need_grads=False)[0]
+            p[idx] = old - eps
+            down = lora_train.loss_and_grads(w, states, examples, 1, lora, need_grads=False)[0]
+            p[idx] = old
+            numeric = (up - down) / (2 * eps)
+            assert grads[name][idx] == pytest.approx(numeric, rel=1e-5, abs=1e-9), name
+
+
+def test_dora_magnitude_starts_at_the_column_norms_and_merges_exactly():
+    w = lora_train.tiny_weights()
+    ids = np.array([3, 1, 4, 1, 5, 9, 2, 6])
+    lora = lora_train.init_lora(w, [0, 2], 3, 6.0, ("q", "v", "down"), dora=True)
+    slices = lora_train.target_slices(w.config)
+    for (i, t), m in lora.magnitude.items():
+        field, cols = slices[t]
+        np.testing.assert_allclose(m, np.linalg.norm(getattr(w.layers[i], field)[:, cols], axis=0))
+        assert m.shape == (lora.b[(i, t)].shape[1],)  # one magnitude per output column
+    base = lora_train.logits_with_lora(w, ids, None)
+    np.testing.assert_allclose(lora_train.logits_with_lora(w, ids, lora), base, atol=1e-12)
+    rng = np.random.default_rng(0)
+    for key in lora.b:
+        lora.b[key][:] = rng.standard_normal(lora.b[key].shape) * 0.3
+    unmerged = lora_train.logits_with_lora(w, ids, lora)
+    assert np.abs(unmerged - base).max() > 0.1
+    merged = lora_train.logits_with_lora(lora_train.merge(w, lora), ids, None)
+    np.testing.assert_allclose(merged, unmerged, atol=1e-10)
+    # DoRA's merged columns have exactly the magnitudes m, whatever A and B are
+    merged_w = lora_train.merge(w, lora)
+    np.testing.assert_allclose(
+        np.linalg.norm(merged_w.layers[2].w_down, axis=0), lora.magnitude[(2, "down")]
+    )
+    # the magnitude is r·(d_in + d_out) + d_out parameters per target
+    plain = lora_train.init_lora(w, [0, 2], 3, 6.0, ("q", "v", "down"))
+    assert lora.n_params - plain.n_params == sum(m.size for m in lora.magnitude.values())
+
+
+def test_pissa_starts_from_the_principal_part_and_reproduces_w():
+    w = lora_train.tiny_weights()
+    ids = np.array([3, 1, 4, 1, 5, 9, 2, 6])
+    for rslora in (False, True):
+        lora = lora_train.init_lora(w, [1, 2], 3, 6.0, lora_train.TARGETS, init="pissa",
+                                    rslora=rslora)  # fmt: skip
+        residual = lora_train.pissa_residual(w, lora)
+        slices = lora_train.target_slices(w.config)
+        for (i, t), a in lora.a.items():
+            field, cols = slices[t]
+            full = getattr(w.layers[i], field)[:, cols]
+            principal = lora.scale * (a @ lora.b[(i, t)])
+            s = np.linalg.svd(full, compute_uv=False)
+            # Eckart-Young: the residual holds exactly the singular values beyond r
+            np.testing.assert_allclose(np.linalg.svd(principal, compute_uv=False)[:3], s[:3])
+            res = getattr(residual.layers[i], field)[:, cols]
+            np.testing.assert_allclose(np.linalg.norm(res) ** 2, np.sum(s[3:] ** 2))
+            np.testing.assert_allclose(res + principal, full, atol=1e-12)  # W_res + AB = W
+        # step 0: the residual model with the adapter computes the original model
+        base = lora_train.logits_with_lora(w, ids, None)
+        np.testing.assert_allclose(lora_train.logits_with_lora(residual, ids, lora), base,
+                                   atol=1e-10)  # fmt: skip
+        # and merging into the residual gives back W
+        merged = lora_train.merge(residual, lora)
+        np.testing.assert_allclose(merged.layers[2].wqkv, w.layers[2].wqkv, atol=1e-12)
+    with pytest.raises(ValueError, match="exceeds"):
+        lora_train.init_lora(w, [2], 17, 1.0, ("q",), init="pissa")
+    with pytest.raises(ValueError, match="unknown init"):
+        lora_train.init_lora(w, [2], 2, 1.0, ("q",), init="olora")
+
+
+def test_rslora_scale_is_alpha_over_root_rank():
+    w = lora_train.tiny_weights()
+    for rank in (1, 4, 16):
+        plain = lora_train.init_lora(w, [2], rank, 8.0, ("q",))
+        stable = lora_train.init_lora(w, [2], rank, 8.0, ("q",), rslora=True)
+        assert plain.scale == pytest.approx(8.0 / rank)
+        assert stable.scale == pytest.approx(8.0 / np.sqrt(rank))
+
+
+def test_lora_plus_gives_b_the_larger_learning_rate():
+    w = lora_train.tiny_weights()
+    examples = _examples()
+    states = [lora_train.prefix_states(w, ex.ids, 1) for ex in examples]
+    moved = {}
+    for ratio in (1.0, 16.0):
+        lora = randomised_lora(w, [2], ("q", "v"))
+        start = {k: p.copy() for k, p in lora.params().items()}
+        lora_train.train(w, states, examples, 1, lora, steps=1, batch=2, lr=1e-3,
+                         lr_ratio_b=ratio)  # fmt: skip
+        # Adam's first step moves every coordinate by lr (times its ratio) in sign(g)
+        moved[ratio] = {k: np.abs(p - start[k]).max() for k, p in lora.params().items()}
+    for name, step in moved[16.0].items():
+        expected = 16e-3 if name.startswith("B/") else 1e-3
+        assert step == pytest.approx(expected, rel=1e-6), name
+        assert moved[1.0][name] == pytest.approx(1e-3, rel=1e-6), name
+    with pytest.raises(ValueError, match="positive"):
+        lora_train.train(w, states, examples, 1, lora, 1, 2, 1e-3, lr_ratio_b=0)

@@ -82,25 +82,42 @@ def encode_example(model, instruction: str, response: str) -> Example:
 @dataclass
 class Lora:
     """LoRA matrices for the top blocks: ``a[(layer, target)]`` (d_in × r), ``b[...]`` (r ×
-    d_out); the update of a target is ``scale · A @ B`` with ``scale = alpha / rank``."""
+    d_out); the update of a target is ``scale · A @ B`` with ``scale = alpha / rank``.
+
+    Variants are options of this one adapter:
+
+    * ``rslora``: ``scale = alpha / sqrt(rank)`` (Kalajdzievski 2023, rank-stabilised LoRA),
+      so that the update does not shrink as the rank grows.
+    * ``magnitude`` (DoRA, Liu et al. 2024): a trainable vector ``m`` per target, one entry per
+      output column; the adapted matrix is ``m · V / ||V||_c`` with ``V = W + scale · A @ B`` and
+      ``||V||_c`` the norm of each output column of ``V``. ``None`` for plain LoRA.
+    * PiSSA (Meng et al. 2024) is an initialisation (:func:`init_lora` with ``init="pissa"``)
+      and LoRA+ (Hayou et al. 2024) a learning-rate split (:func:`train`'s ``lr_ratio_b``):
+      neither changes the forward pass.
+    """
 
     rank: int
     alpha: float
     a: dict[tuple[int, str], np.ndarray]
     b: dict[tuple[int, str], np.ndarray]
+    rslora: bool = False
+    magnitude: dict[tuple[int, str], np.ndarray] | None = None
 
     @property
     def scale(self) -> float:
-        return self.alpha / self.rank
+        return float(self.alpha / (np.sqrt(self.rank) if self.rslora else self.rank))
 
     @property
     def n_params(self) -> int:
-        return sum(m.size for m in self.a.values()) + sum(m.size for m in self.b.values())
+        return sum(m.size for m in self.params().values())
 
     def params(self) -> dict[str, np.ndarray]:
-        """All trainable arrays by name (``"A/29/q"``, ``"B/29/q"``, ...), for the optimiser."""
+        """All trainable arrays by name (``"A/29/q"``, ``"B/29/q"``, DoRA's ``"M/29/q"``), for
+        the optimiser."""
         out = {f"A/{i}/{t}": m for (i, t), m in self.a.items()}
         out.update({f"B/{i}/{t}": m for (i, t), m in self.b.items()})
+        if self.magnitude is not None:
+            out.update({f"M/{i}/{t}": m for (i, t), m in self.magnitude.items()})
         return out
 
 
@@ -119,6 +136,9 @@ def target_slices(config: Config) -> dict[str, tuple[str, slice]]:
     }
 
 
+INITS = ("gaussian", "pissa")
+
+
 def init_lora(
     weights: Weights,
     layers: list[int],
@@ -126,37 +146,94 @@ def init_lora(
     alpha: float,
     targets: tuple[str, ...] = ("q", "v"),
     seed: int = 0,
+    init: str = "gaussian",
+    rslora: bool = False,
+    dora: bool = False,
 ) -> Lora:
-    """``A`` ~ N(0, 1/d_in) and ``B`` = 0 (Hu et al. 2021, §4.1: "random Gaussian
-    initialization for A and zero for B, so ΔW = BA is zero at the beginning of training")."""
+    """A new adapter on ``targets`` of ``layers``.
+
+    ``init="gaussian"``: ``A`` ~ N(0, 1/d_in) and ``B`` = 0 (Hu et al. 2021, §4.1: "random
+    Gaussian initialization for A and zero for B, so ΔW = BA is zero at the beginning of
+    training").
+
+    ``init="pissa"``: with ``W = U S Vᵀ`` (stored d_in × d_out), ``A = U[:, :r] √(S[:r]/scale)``
+    and ``B = √(S[:r]/scale) Vᵀ[:r]``, so that ``scale · A @ B`` is the rank-``r`` principal part
+    of ``W`` (Meng et al. 2024: A and B initialised "with the principal components of the
+    original matrix W"; dividing by the scale as the PEFT library does). The frozen weights must
+    then be replaced by the residual, :func:`pissa_residual`, so that the model is unchanged at
+    step 0.
+
+    ``dora=True`` adds DoRA's magnitude ``m = ||W||_c``, the norm of each output column of the
+    frozen matrix the adapter starts from (the residual plus ``scale · A @ B`` for PiSSA, ``W``
+    itself otherwise), so that ``m · V / ||V||_c = W`` at step 0 (Liu et al. 2024)."""
     if rank < 1:
         raise ValueError(f"rank must be at least 1, got {rank}")
     unknown = set(targets) - set(TARGETS)
     if unknown:
         raise ValueError(f"unknown targets {sorted(unknown)}; use {', '.join(TARGETS)}")
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; use one of {', '.join(INITS)}")
+    lora = Lora(rank, alpha, {}, {}, rslora=rslora, magnitude={} if dora else None)
     rng = np.random.default_rng(seed)
     slices = target_slices(weights.config)
     dtype = weights.tok_emb.dtype
-    a, b = {}, {}
     for i in layers:
         for t in targets:
             field, cols = slices[t]
             w = getattr(weights.layers[i], field)[:, cols]
             d_in, d_out = w.shape
-            a[(i, t)] = (rng.standard_normal((d_in, rank)) / np.sqrt(d_in)).astype(dtype)
-            b[(i, t)] = np.zeros((rank, d_out), dtype=dtype)
-    return Lora(rank, alpha, a, b)
+            if rank > min(d_in, d_out):
+                raise ValueError(f"rank {rank} exceeds min(d_in, d_out) = {min(d_in, d_out)}")
+            if init == "pissa":
+                u, s, vt = np.linalg.svd(w.astype(np.float64), full_matrices=False)
+                root = np.sqrt(s[:rank] / lora.scale)
+                lora.a[(i, t)] = (u[:, :rank] * root).astype(dtype)
+                lora.b[(i, t)] = (root[:, None] * vt[:rank]).astype(dtype)
+            else:
+                lora.a[(i, t)] = (rng.standard_normal((d_in, rank)) / np.sqrt(d_in)).astype(dtype)
+                lora.b[(i, t)] = np.zeros((rank, d_out), dtype=dtype)
+            if dora:
+                # W = residual + scale·AB for PiSSA, W + 0 otherwise: the norm of W either way
+                lora.magnitude[(i, t)] = np.linalg.norm(w, axis=0).astype(dtype)
+    return lora
 
 
-def merge(weights: Weights, lora: Lora) -> Weights:
-    """The weights with every update folded in, ``W + scale · A @ B``: a plain model again, with
-    no extra computation at inference (Hu et al. 2021, §4.1 "No Additional Inference Latency")."""
+def pissa_residual(weights: Weights, lora: Lora) -> Weights:
+    """The frozen weights PiSSA trains against: ``W_res = W - scale · A @ B`` for every adapted
+    matrix (Meng et al. 2024: the remaining components go into "a residual matrix W_res which
+    is frozen during fine-tuning"). Computed as ``W - scale · A @ B`` rather than from the
+    smaller singular values, as the PEFT library does, so that ``W_res + scale · A @ B = W`` up
+    to rounding."""
     slices = target_slices(weights.config)
     layers = list(weights.layers)
     for (i, t), a in lora.a.items():
         field, cols = slices[t]
         w = getattr(layers[i], field).copy()
-        w[:, cols] += (lora.scale * (a @ lora.b[(i, t)])).astype(w.dtype)
+        w[:, cols] -= (lora.scale * (a @ lora.b[(i, t)])).astype(w.dtype)
+        layers[i] = replace(layers[i], **{field: w})
+    return replace(weights, layers=tuple(layers))
+
+
+def _dora_matrix(w_cols, lora: Lora, key):
+    """DoRA's ``V = W + scale · A @ B`` and its output-column norms ``||V||_c``."""
+    v = w_cols + lora.scale * (lora.a[key] @ lora.b[key])
+    return v, np.linalg.norm(v, axis=0)
+
+
+def merge(weights: Weights, lora: Lora) -> Weights:
+    """The weights with every update folded in, ``W + scale · A @ B`` (DoRA: ``m · V /
+    ||V||_c``): a plain model again, with no extra computation at inference (Hu et al. 2021,
+    §4.1 "No Additional Inference Latency")."""
+    slices = target_slices(weights.config)
+    layers = list(weights.layers)
+    for (i, t), a in lora.a.items():
+        field, cols = slices[t]
+        w = getattr(layers[i], field).copy()
+        if lora.magnitude is not None:
+            v, norm = _dora_matrix(w[:, cols], lora, (i, t))
+            w[:, cols] = (v * (lora.magnitude[(i, t)] / norm)).astype(w.dtype)
+        else:
+            w[:, cols] += (lora.scale * (a @ lora.b[(i, t)])).astype(w.dtype)
         layers[i] = replace(layers[i], **{field: w})
     return replace(weights, layers=tuple(layers))
 
@@ -187,7 +264,11 @@ def _linear(x, w, cols_of, layer_index, lora, field):
         for t, (f, cols) in cols_of.items():
             key = (layer_index, t)
             if f == field and key in lora.a:
-                out[:, cols] += lora.scale * ((x @ lora.a[key]) @ lora.b[key])
+                if lora.magnitude is not None:
+                    v, norm = _dora_matrix(w[:, cols], lora, key)
+                    out[:, cols] = (x @ v) * (lora.magnitude[key] / norm)
+                else:
+                    out[:, cols] += lora.scale * ((x @ lora.a[key]) @ lora.b[key])
     return out
 
 
@@ -197,7 +278,19 @@ def _linear_backward(dout, x, w, cols_of, layer_index, lora, field, grads):
     if lora is not None:
         for t, (f, cols) in cols_of.items():
             key = (layer_index, t)
-            if f == field and key in lora.a:
+            if f == field and key in lora.a and lora.magnitude is not None:
+                # DoRA: W' = m · V / n with n = ||V||_c, differentiated through the norm too
+                v, norm = _dora_matrix(w[:, cols], lora, key)
+                m, d = lora.magnitude[key], dout[:, cols]
+                g = x.T @ d  # gradient with respect to W' (d_in × d_out)
+                unit = v / norm
+                along = np.sum(g * unit, axis=0)
+                grads[f"M/{layer_index}/{t}"] += along
+                dv = (m / norm) * (g - unit * along)
+                grads[f"A/{layer_index}/{t}"] += lora.scale * (dv @ lora.b[key].T)
+                grads[f"B/{layer_index}/{t}"] += lora.scale * (lora.a[key].T @ dv)
+                dx += (d * (m / norm)) @ v.T - d @ w[:, cols].T
+            elif f == field and key in lora.a:
                 a, b, d = lora.a[key], lora.b[key], dout[:, cols]
                 xa = x @ a
                 grads[f"B/{layer_index}/{t}"] += lora.scale * (xa.T @ d)
@@ -448,6 +541,8 @@ class Adam:
     beta2: float = 0.999
     eps: float = 1e-8
     t: int = 0
+    #: a parameter's learning rate is ``lr`` times its multiplier here (default 1): LoRA+
+    lr_multipliers: dict[str, float] | None = None
 
     def __post_init__(self):
         self.m: dict[str, np.ndarray] = {}
@@ -465,7 +560,8 @@ class Adam:
             v += (1 - self.beta2) * g * g
             m_hat = m / (1 - self.beta1**self.t)
             v_hat = v / (1 - self.beta2**self.t)
-            p -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(p.dtype)
+            lr = self.lr * (self.lr_multipliers or {}).get(name, 1.0)
+            p -= (lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(p.dtype)
 
 
 def train(
@@ -478,12 +574,19 @@ def train(
     batch: int,
     lr: float,
     seed: int = 0,
+    lr_ratio_b: float = 1.0,
 ) -> list[float]:
     """``steps`` Adam steps on mini-batches of ``batch`` examples (reshuffled every epoch);
-    returns the training loss of each step (measured before its update)."""
+    returns the training loss of each step (measured before its update).
+
+    ``lr_ratio_b`` is LoRA+'s ratio λ = η_B / η_A (Hayou et al. 2024: "setting different
+    learning rates for the LoRA adapter matrices A and B with a well-chosen ratio"): ``B``
+    trains with ``lr · lr_ratio_b``, ``A`` (and DoRA's magnitude) with ``lr``."""
+    if lr_ratio_b <= 0:
+        raise ValueError(f"lr_ratio_b must be positive, got {lr_ratio_b}")
     rng = np.random.default_rng(seed)
-    opt = Adam(lr=lr)
     params = lora.params()
+    opt = Adam(lr=lr, lr_multipliers={k: lr_ratio_b for k in params if k.startswith("B/")})
     order: list[int] = []
     losses = []
     for _ in range(steps):
