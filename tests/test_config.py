@@ -150,3 +150,15 @@ def test_the_launch_buttons_follow_the_repository_the_book_names(monkeypatch):
     assert options["launch_buttons"]["jupyterhub_url"] == "https://hub.x.org"
     with pytest.raises(ExtensionError, match="repository.url"):
         _theme_options(monkeypatch, "https://gitlab.com/a/b")
+
+
+def test_the_bibliography_is_sorted_by_key_without_duplicates(root):
+    """Union merges have lost closing braces and duplicated entries before: entries stay sorted
+    by key, each key once, and the file parses to exactly those entries."""
+    import pybtex.database
+
+    path = root / "book" / "references.bib"
+    keys = re.findall(r"(?m)^@\w+\s*\{\s*([^,\s]+)\s*,", path.read_text(encoding="utf-8"))
+    assert keys == sorted(keys)
+    assert len(keys) == len(set(keys))
+    assert list(pybtex.database.parse_file(str(path)).entries) == keys
