@@ -271,3 +271,18 @@ def test_lora_plus_gives_b_the_larger_learning_rate():
         assert moved[1.0][name] == pytest.approx(1e-3, rel=1e-6), name
     with pytest.raises(ValueError, match="positive"):
         lora_train.train(w, states, examples, 1, lora, 1, 2, 1e-3, lr_ratio_b=0)
+
+
+def test_evaluate_per_example_matches_one_example_at_a_time():
+    w = lora_train.tiny_weights()
+    lora = randomised_lora(w, [1, 2], ("q", "v"))
+    examples = _examples()
+    states = [lora_train.prefix_states(w, ex.ids, 1) for ex in examples]
+    together = lora_train.evaluate(w, states, examples, 1, lora)
+    for k, (st, ex) in enumerate(zip(states, examples, strict=True)):
+        alone = lora_train.evaluate(w, [st], [ex], 1, lora)
+        assert together["example_loss"][k] == pytest.approx(alone["loss"], rel=1e-10)
+        assert together["example_accuracy"][k] == pytest.approx(alone["accuracy"])
+    n = [len(ex.ids) - ex.start for ex in examples]
+    pooled = np.dot(together["example_loss"], n) / sum(n)
+    assert together["loss"] == pytest.approx(pooled, rel=1e-10)

@@ -477,7 +477,13 @@ def loss_and_grads(
     logits = logits - logits.max(axis=-1, keepdims=True)
     logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
     loss = -float(logp[np.arange(total), target].sum())
-    correct = int((logp.argmax(axis=-1) == target).sum())
+    hits = logp.argmax(axis=-1) == target
+    correct = int(hits.sum())
+    # per example: mean loss and top-1 accuracy over its own response tokens
+    bounds = np.cumsum([0] + [len(ex.ids) - ex.start for ex in examples])
+    nll = -logp[np.arange(total), target]
+    per_loss = [float(nll[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    per_acc = [float(hits[a:b].mean()) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     if need_grads:
         dlogits = np.exp(logp)
         dlogits[np.arange(total), target] -= 1
@@ -487,7 +493,9 @@ def loss_and_grads(
         dx[pos] = _rms_backward(dh, x[pos], r, weights.norm)
         for i, s in zip(range(cfg.n_layer - 1, n_frozen - 1, -1), reversed(saved), strict=True):
             dx = block_backward(dx, s, weights.layers[i], i, cfg, cos, sin, lora, grads)
-    return loss / total, grads, {"n_tokens": total, "n_correct": correct}
+    stats = {"n_tokens": total, "n_correct": correct}
+    stats.update(example_loss=per_loss, example_accuracy=per_acc)
+    return loss / total, grads, stats
 
 
 def tiny_weights(seed: int = 0, dtype=np.float64) -> Weights:
@@ -605,7 +613,14 @@ def train(
     return losses
 
 
-def evaluate(weights, states, examples, n_frozen, lora) -> dict[str, float]:
-    """Mean response-token loss (nats) and top-1 accuracy on ``examples``."""
+def evaluate(weights, states, examples, n_frozen, lora) -> dict:
+    """Mean response-token loss (nats) and top-1 accuracy on ``examples`` (pooled over their
+    tokens), and the same per example (``example_loss``, ``example_accuracy``: lists in the
+    order of ``examples``), for paired comparisons."""
     loss, _, stats = loss_and_grads(weights, states, examples, n_frozen, lora, need_grads=False)
-    return {"loss": loss, "accuracy": stats["n_correct"] / stats["n_tokens"]}
+    return {
+        "loss": loss,
+        "accuracy": stats["n_correct"] / stats["n_tokens"],
+        "example_loss": stats["example_loss"],
+        "example_accuracy": stats["example_accuracy"],
+    }
