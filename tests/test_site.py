@@ -441,5 +441,6 @@ def test_tables_fit_the_content_column_at_1280px(visits):
     found = {path: {w.split()[0] for w in seen["wide"]} for path, seen in visits.items()}
     new_wide = {p: t - KNOWN_WIDE.get(p, set()) for p, t in found.items()}
     assert {p: t for p, t in new_wide.items() if t} == {}
-    stale = {p: t - found.get(p, set()) for p, t in KNOWN_WIDE.items()}
-    assert {p: t for p, t in stale.items() if t} == {}, "KNOWN_WIDE lists tables that now fit"
+    # No check that a known wide table is still wide: an interactive table near the limit is
+    # measured wider or narrower depending on when its script has laid it out, and the guard
+    # must not flicker. Remove an entry by hand once its table is made narrower.
