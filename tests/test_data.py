@@ -168,3 +168,99 @@ def test_runs_with_a_setup_say_who_reported_it(root):
     runs = catalog.load("training_runs", root / "data")
     has_setup = runs[["chip_count", "days", "chip_hours"]].notna().any(axis=1)
     assert (runs["setup_basis"].notna() == has_setup).all()
+
+
+# --- Money and hardware (issue 23): prices and chips reproduce what their sources state ---
+
+#: AWS's Capacity Blocks table gives an instance rate and an accelerator rate; the per-GPU price
+#: in gpu_prices.csv must be the instance rate over its 8 GPUs, to the cent of the page's rounding.
+AWS_CAPACITY_BLOCKS = {  # provider: (chip, USD per instance-hour, GPUs per instance)
+    "AWS EC2 Capacity Blocks (p5.48xlarge)": ("H100 SXM", 39.33, 8),
+    "AWS EC2 Capacity Blocks (p5e.48xlarge)": ("H200", 43.26, 8),
+    "AWS EC2 Capacity Blocks (p4d.24xlarge)": ("A100 40GB", 14.75, 8),
+}
+
+
+@pytest.mark.parametrize("provider", sorted(AWS_CAPACITY_BLOCKS))
+def test_per_gpu_price_is_the_instance_price_over_its_gpus(root, provider):
+    prices = catalog.load("gpu_prices", root / "data").set_index("provider")
+    chip, instance_usd, gpus = AWS_CAPACITY_BLOCKS[provider]
+    row = prices.loc[provider]
+    assert row["chip"] == chip
+    assert row["usd_per_gpu_hour"] == pytest.approx(instance_usd / gpus, abs=0.001)
+
+
+def test_alpaca_fine_tuning_costs_under_100_dollars_at_listed_a100_prices(root):
+    """Alpaca's blog: 3 hours on 8 80GB A100s, 'which costs less than $100 on most cloud
+    compute providers'. At every dated A100 80GB price in gpu_prices.csv the run's 24 GPU-hours
+    (sft_runs.csv, through compute.run_cost) come to less than $100."""
+    from llmbook import compute
+
+    run = catalog.lookup("sft_runs", "Alpaca 7B fine-tuning", root / "data")
+    prices = catalog.load("gpu_prices", root / "data")
+    listed = prices[prices["chip"] == run["chip"]]["usd_per_gpu_hour"]
+    assert len(listed) >= 1
+    for price in listed:
+        cost = compute.run_cost(
+            int(run["chip_count"]), float(price), seconds_=float(run["hours"]) * 3600
+        )
+        assert cost["chip_hours"] == pytest.approx(24)
+        assert cost["usd"] < 100
+
+
+def test_price_ranges_keep_each_provider_term_and_date_apart(root):
+    """Several rows per chip are a range: each (provider, chip, pricing, date) appears once, the
+    DeepSeek assumption stays the first H800 price, and no list price is the assumed one."""
+    prices = catalog.load("gpu_prices", root / "data")
+    key = ["provider", "chip", "pricing", "price_date"]
+    assert not prices.duplicated(key).any()
+    h800 = prices[prices["chip"] == "H800"]
+    assert h800.iloc[0]["pricing"] == "assumed by source"
+    assert h800.iloc[0]["usd_per_gpu_hour"] == 2
+    listed = prices[prices["pricing"] != "assumed by source"]
+    assert {"on-demand", "reserved"} <= set(listed["pricing"])
+    assert listed.groupby("chip").size().max() >= 2  # at least one chip priced as a range
+
+
+def test_new_chips_carry_what_nvidia_states_and_nothing_more(root):
+    """H200: 141 GB at 4.8 TB/s (TensorRT-LLM launch post), 900 GB/s NVLink, 700 W TGP (MLPerf
+    system description); B200 180 GB, L40S 48 GB. No NVIDIA datasheet states a throughput peak
+    for them or anything for the China-only H20, H800 and A800: those cells stay empty."""
+    hw = catalog.load("hardware", root / "data").set_index("chip")
+    h200 = hw.loc["H200"]
+    assert (h200["memory_gb"], h200["memory_bandwidth_gb_s"]) == (141, 4800)
+    assert (h200["interconnect_gb_s"], h200["tdp_watts"]) == (900, 700)
+    assert hw.loc["B200", "memory_gb"] == 180 and hw.loc["L40S", "memory_gb"] == 48
+    peaks = [c for c in hw.columns if c.endswith(("_tflops", "_tflops_dense", "_tops_dense"))]
+    assert hw.loc[["H200", "B200", "L40S"], peaks].isna().all().all()
+    figures = [c for c in hw.columns if c not in ("vendor", "kind", "source", "notes")]
+    assert hw.loc[["H20", "H800", "A800 80GB"], figures].isna().all().all()
+
+
+def test_h100_dense_peaks_are_half_the_sparse_datasheet_figures(root):
+    """The datasheet marks H100 tensor figures '* Shown with sparsity. Specifications 1/2 lower
+    without sparsity'; the dense columns are those figures halved (SXM: 1,979 BF16, 3,958 FP8)
+    and within 0.02% of the whitepaper's dense 989.4 / 756 TFLOP/s."""
+    hw = catalog.load("hardware", root / "data").set_index("chip")
+    assert hw.loc["H100 SXM", "bf16_tflops_dense"] == 1979 / 2
+    assert hw.loc["H100 SXM", "fp8_tflops_dense"] == 3958 / 2
+    assert hw.loc["H100 PCIe", "bf16_tflops_dense"] == 1513 / 2
+    assert hw.loc["H100 SXM", "bf16_tflops_dense"] == pytest.approx(989.4, rel=2e-4)
+    assert hw.loc["H100 PCIe", "bf16_tflops_dense"] == pytest.approx(756, rel=2e-3)
+
+
+def test_no_source_cites_a_news_site_mirror_or_wiki_for_chips_prices_or_language_tags(root):
+    """The hardware, price and model tables cite none of the news sites, wikis, mirrors and blogs
+    that issue 23 replaced with primary sources (the bibliography no longer holds them)."""
+    removed = {
+        "centerconsulting2017v100", "tweaktown2017v100", "tweaktown2022h100",
+        "thundercompute2026a100", "insidehpc2020a100", "tweakers2022a800", "aiwiki2026a800",
+        "venturebeat2018tpuv3", "ninetofivegoogle2021tpuv4", "nvidia2022h100pciebrief",
+        "tendenzblick2023baichuan7b", "arabspring2023baichuan13b",
+    }  # fmt: skip
+    bib = (root / "book" / "references.bib").read_text(encoding="utf-8")
+    for table in ("hardware", "gpu_prices", "models", "sft_runs", "training_runs"):
+        cells = catalog.load(table, root / "data")["source"]
+        keys = {k for cell in cells for k in catalog.source_keys(cell)}
+        assert not keys & removed, table
+    assert not any(f"{{{key}," in bib for key in removed)
