@@ -242,3 +242,66 @@ def test_rental_cost_prices_a_run_only_with_its_own_sources_price(data):
     assert why == "" and price == 2.0 and usd == pytest.approx(5.576e6)
     other = runs.loc["GPT-3 175B pre-training"]
     assert cv.rental_cost(other, prices)[0] is None
+
+
+def _prices(rows):
+    return pd.DataFrame(
+        rows, columns=["provider", "chip", "usd_per_gpu_hour", "pricing", "price_date", "source"]
+    )
+
+
+def test_market_cost_spans_the_listed_prices_and_ignores_a_sources_assumption():
+    prices = _prices(
+        [
+            ("Cloud B (8-GPU)", "X1", 3.0, "on-demand", "2026-09", "b: list"),
+            ("Cloud A (1-GPU)", "X1", 2.0, "reserved", "2024-12", "a: list"),
+            ("A lab (assumed)", "X1", 0.5, "assumed by source", "2024-12", "c: report"),
+            ("Cloud A (1-GPU)", "Y2", 9.0, "on-demand", "2026-09", "a: list"),
+        ]
+    )
+    cost = cv.market_cost(1000, "X1", prices)
+    # 1,000 GPU-hours × $2 and × $3: the $0.50 a source assumed is not a market price
+    assert (cost["low_usd"], cost["high_usd"]) == (2000, 3000)
+    assert cost["n_prices"] == 2 and cost["providers"] == ["Cloud A", "Cloud B"]
+    assert cost["dates"] == ("2024-12", "2026-09")
+    assert cv.usd_range(cost) == "$2,000–$3,000"
+    assert cv.market_cost(10, "Z9", prices) is None and cv.usd_range(None) == "—"
+    with pytest.raises(ValueError):
+        cv.market_cost(0, "X1", prices)
+
+
+def test_market_cost_of_the_catalog_uses_only_the_chips_own_prices(data):
+    """Every listed H100 SXM price lies within the range; the H800 (only DeepSeek's assumed
+    $2) has no market price, so it is not priced at all."""
+    prices = catalog.load("gpu_prices")
+    h100 = prices[prices["chip"] == "H100 SXM"]["usd_per_gpu_hour"]
+    cost = cv.market_cost(100, "H100 SXM", prices)
+    assert cost["low_usd"] == pytest.approx(100 * h100.min())
+    assert cost["high_usd"] == pytest.approx(100 * h100.max())
+    assert cv.market_cost(100, "H800", prices) is None
+
+
+def test_stated_cost_keeps_the_sources_hedge():
+    assert cv.stated_cost(100, "upper bound") == "under $100"
+    assert cv.stated_cost(300, "approximate") == "about $300"
+    assert cv.stated_cost(5.576e6, "exact") == "$5.58M"
+    with pytest.raises(ValueError):
+        cv.stated_cost(1, "roughly")
+
+
+def test_cheapest_fit_rents_the_cheapest_chip_with_enough_memory():
+    hardware = pd.DataFrame({"chip": ["S24", "M48", "L80", "X"], "memory_gb": [24, 48, 80, None]})
+    prices = _prices(
+        [
+            ("A", "S24", 0.5, "on-demand", "2026-09", "a: list"),
+            ("A", "L80", 2.0, "on-demand", "2026-09", "a: list"),
+            ("B", "L80", 1.5, "assumed by source", "2024-12", "b: report"),
+            ("A", "X", 0.1, "on-demand", "2026-09", "a: list"),
+        ]
+    )
+    # 40 GB: the 48 GB chip has no listed price, the 24 GB one is too small, an assumed price
+    # is not a market price: the 80 GB chip at $2
+    best = cv.cheapest_fit(40, hardware, prices)
+    assert (best["chip"], best["usd_per_gpu_hour"], best["memory_gb"]) == ("L80", 2.0, 80)
+    assert cv.cheapest_fit(20, hardware, prices)["chip"] == "S24"
+    assert cv.cheapest_fit(100, hardware, prices) is None

@@ -156,3 +156,15 @@ def test_source_cells_read_as_names_and_raw_ones_are_flagged():
     html = f"<table><tr><td>{cell}</td><td>{tables.source_text(cell, names)}</td></tr></table>"
     assert tables.unfinished_cells(html, names) == [cell]
     assert tables.unfinished_cells("<table><tr><td>ratio: 3</td></tr></table>", names) == []
+
+
+def test_dollars_read_as_a_reader_compares_them():
+    assert tables.dollars(2.5) == "$2.50"
+    assert tables.dollars(66.96) == "$67"
+    assert tables.dollars(140) == "$140"
+    assert tables.dollars(2790) == "$2,790"
+    assert tables.dollars(229_985) == "$230K"
+    assert tables.dollars(5.576e6) == "$5.58M"
+    assert tables.dollars(1.234e9) == "$1.23B"
+    with pytest.raises(ValueError):
+        tables.dollars(-1)

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import Patch
 
-from llmbook import catalog, compute, style
+from llmbook import catalog, compute, style, tables
 from llmbook.architecture import Shape
 
 #: Dense 16-bit tensor peak columns of hardware.csv, in order of preference: BF16 where the chip
@@ -129,6 +129,95 @@ def rental_cost(run: pd.Series, prices: pd.DataFrame) -> tuple[float | None, flo
     chips = float(run["chip_count"]) if not _missing(run.get("chip_count")) else 1.0
     cost = compute.run_cost(chips, price, seconds_=hours / chips * SECONDS_PER_HOUR)
     return cost["usd"], price, ""
+
+
+#: Price kinds that are market list prices; "assumed by source" (DeepSeek's $2) is not one.
+MARKET_PRICINGS = ("on-demand", "reserved", "spot")
+
+
+def listed_prices(chip: str, prices: pd.DataFrame) -> pd.DataFrame:
+    """The market list prices of ``chip`` in ``gpu_prices`` (not a source's own assumption),
+    cheapest first, with provider, kind and date."""
+    rows = prices[(prices["chip"] == chip) & prices["pricing"].isin(MARKET_PRICINGS)]
+    return rows.sort_values("usd_per_gpu_hour", kind="stable")
+
+
+def market_cost(chip_hours: float, chip: str, prices: pd.DataFrame) -> dict | None:
+    """Rental cost of ``chip_hours`` on ``chip`` at every listed market price of that chip:
+    ``low_usd``/``high_usd`` = chip-hours × the cheapest/dearest listed price per GPU-hour
+    (:func:`llmbook.compute.run_cost`), with ``low_price``, ``high_price``, ``n_prices``,
+    ``providers`` and ``dates`` (earliest, latest). None when no market price of the chip is
+    listed: the book does not borrow another chip's price. Rental only, like ``run_cost``."""
+    if chip_hours is None or _missing(chip_hours) or float(chip_hours) <= 0:
+        raise ValueError(f"chip_hours must be a positive number, got {chip_hours!r}")
+    rows = listed_prices(chip, prices)
+    if rows.empty:
+        return None
+    low, high = float(rows["usd_per_gpu_hour"].iloc[0]), float(rows["usd_per_gpu_hour"].iloc[-1])
+    seconds_ = float(chip_hours) * SECONDS_PER_HOUR
+
+    def cost(price: float) -> float:
+        return compute.run_cost(1, price, seconds_=seconds_)["usd"]
+
+    dates = sorted(str(d) for d in rows["price_date"])
+    return {
+        "chip_hours": float(chip_hours),
+        "low_price": low,
+        "high_price": high,
+        "low_usd": cost(low),
+        "high_usd": cost(high),
+        "n_prices": len(rows),
+        "providers": sorted({str(p).split(" (")[0] for p in rows["provider"]}),
+        "dates": (dates[0], dates[-1]),
+    }
+
+
+def cheapest_fit(memory_gb: float, hardware: pd.DataFrame, prices: pd.DataFrame) -> pd.Series | None:
+    """The cheapest listed market price (a ``gpu_prices`` row, with the chip's ``memory_gb``
+    added) among chips of ``hardware`` whose memory is at least ``memory_gb``; None if no
+    such chip has a listed price. A plan that needs ``memory_gb`` on one GPU rents at least
+    this."""
+    if memory_gb <= 0:
+        raise ValueError(f"memory_gb must be positive, got {memory_gb}")
+    memory = hardware.set_index("chip")["memory_gb"] if "chip" in hardware else hardware["memory_gb"]
+    big = {chip for chip, gb in memory.items() if not _missing(gb) and float(gb) >= memory_gb}
+    rows = prices[prices["chip"].isin(big) & prices["pricing"].isin(MARKET_PRICINGS)]
+    if rows.empty:
+        return None
+    best = rows.sort_values("usd_per_gpu_hour", kind="stable").iloc[0].copy()
+    best["memory_gb"] = float(memory[best["chip"]])
+    return best
+
+
+def market_costs(table: pd.DataFrame, prices: pd.DataFrame) -> pd.Series:
+    """:func:`usd_range` of :func:`market_cost` for every row of a table with ``chip`` and
+    ``chip-hours`` columns (:func:`chip_time`); a dash where either is unknown or the chip has
+    no listed price."""
+
+    def one(row) -> str:
+        if _missing(row["chip"]) or _missing(row["chip-hours"]):
+            return "—"
+        return usd_range(market_cost(row["chip-hours"], row["chip"], prices))
+
+    return table.apply(one, axis=1)
+
+
+def stated_cost(usd_: float, basis: str) -> str:
+    """A source's own cost as it states it: "under $100" (upper bound), "about $300"
+    (approximate) or "$5.58M" (exact)."""
+    words = {"upper bound": "under ", "approximate": "about ", "exact": ""}
+    if basis not in words:
+        raise ValueError(f"unknown cost basis {basis!r}; use one of {', '.join(words)}")
+    return words[basis] + tables.dollars(usd_)
+
+
+def usd_range(cost: dict | None) -> str:
+    """"$1.2M–$1.7M" (or one figure when the listed prices agree) from :func:`market_cost`;
+    an em dash when no price is listed."""
+    if cost is None:
+        return "—"
+    low, high = tables.dollars(cost["low_usd"]), tables.dollars(cost["high_usd"])
+    return low if low == high else f"{low}–{high}"
 
 
 def mfu_from_chip_hours(flops: float, chip_hours: float, peak_flops_per_s: float) -> float:

@@ -183,6 +183,23 @@ def short_count(value: float, digits: int = 2) -> str:
     return f"{sign}{size:.{digits}g}" if size != int(size) else f"{sign}{int(size)}"
 
 
+def dollars(value: float) -> str:
+    """Dollars for a reader: 2.5 -> '$2.50', 66.96 -> '$67', 140 -> '$140', 2790 -> '$2,790', 229985 -> '$230K',
+    5.576e6 -> '$5.58M', 1.234e9 -> '$1.23B'."""
+    value = float(value)
+    if value < 0:
+        raise ValueError(f"a cost cannot be negative, got {value}")
+    if value >= 1e9:
+        return f"${value / 1e9:.2f}B"
+    if value >= 1e6:
+        return f"${value / 1e6:.2f}M"
+    if value >= 1e4:
+        return f"${value / 1e3:.0f}K"
+    if value >= 10:
+        return f"${value:,.0f}"
+    return f"${value:,.2f}"
+
+
 def exact_count(value: float) -> str:
     """A count to the unit, digits grouped: 2359296.0 -> '2,359,296'."""
     return f"{int(round(float(value))):,}"
