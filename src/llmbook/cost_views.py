@@ -172,14 +172,16 @@ def market_cost(chip_hours: float, chip: str, prices: pd.DataFrame) -> dict | No
     }
 
 
-def cheapest_fit(memory_gb: float, hardware: pd.DataFrame, prices: pd.DataFrame) -> pd.Series | None:
+def cheapest_fit(
+    memory_gb: float, hardware: pd.DataFrame, prices: pd.DataFrame
+) -> pd.Series | None:
     """The cheapest listed market price (a ``gpu_prices`` row, with the chip's ``memory_gb``
     added) among chips of ``hardware`` whose memory is at least ``memory_gb``; None if no
     such chip has a listed price. A plan that needs ``memory_gb`` on one GPU rents at least
     this."""
     if memory_gb <= 0:
         raise ValueError(f"memory_gb must be positive, got {memory_gb}")
-    memory = hardware.set_index("chip")["memory_gb"] if "chip" in hardware else hardware["memory_gb"]
+    memory = (hardware.set_index("chip") if "chip" in hardware else hardware)["memory_gb"]
     big = {chip for chip, gb in memory.items() if not _missing(gb) and float(gb) >= memory_gb}
     rows = prices[prices["chip"].isin(big) & prices["pricing"].isin(MARKET_PRICINGS)]
     if rows.empty:
@@ -212,7 +214,7 @@ def stated_cost(usd_: float, basis: str) -> str:
 
 
 def usd_range(cost: dict | None) -> str:
-    """"$1.2M–$1.7M" (or one figure when the listed prices agree) from :func:`market_cost`;
+    """ "$1.2M–$1.7M" (or one figure when the listed prices agree) from :func:`market_cost`;
     an em dash when no price is listed."""
     if cost is None:
         return "—"

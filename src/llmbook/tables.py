@@ -184,8 +184,8 @@ def short_count(value: float, digits: int = 2) -> str:
 
 
 def dollars(value: float) -> str:
-    """Dollars for a reader: 2.5 -> '$2.50', 66.96 -> '$67', 140 -> '$140', 2790 -> '$2,790', 229985 -> '$230K',
-    5.576e6 -> '$5.58M', 1.234e9 -> '$1.23B'."""
+    """Dollars for a reader: 2.5 -> '$2.50', 66.96 -> '$67', 2790 -> '$2,790',
+    229985 -> '$230K', 5.576e6 -> '$5.58M', 1.234e9 -> '$1.23B'."""
     value = float(value)
     if value < 0:
         raise ValueError(f"a cost cannot be negative, got {value}")
