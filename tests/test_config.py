@@ -162,3 +162,22 @@ def test_the_bibliography_is_sorted_by_key_without_duplicates(root):
     assert keys == sorted(keys)
     assert len(keys) == len(set(keys))
     assert list(pybtex.database.parse_file(str(path)).entries) == keys
+
+
+CODE_CELL = re.compile(r"```\{code-cell\}[^\n]*\n(.*?)```", re.S)
+PLUMBING = re.compile(r"\bglue\(|plt\.subplots\(|\bfig\.add_subplot\(")
+
+
+def test_plumbing_is_removed_and_teaching_stays_visible(root):
+    """One rule for every chapter (stated in the introduction): a cell whose code glues a number
+    into the prose or draws a figure is removed from the page (remove-cell); visible cells are
+    the computations the reader learns from. Figure code that is the lesson belongs in a
+    library figure function the visible cell calls."""
+    offenders = []
+    for page in sorted((root / "book").rglob("*.md")):
+        for cell in CODE_CELL.findall(page.read_text(encoding="utf-8")):
+            tags = re.search(r"^:tags: \[(.*?)\]", cell, re.M)
+            hidden = tags and re.search(r"remove-cell|remove-input|hide-input", tags.group(1))
+            if not hidden and PLUMBING.search(cell):
+                offenders.append(f"{page.relative_to(root)}: {cell.splitlines()[0][:60]}")
+    assert offenders == [], offenders
