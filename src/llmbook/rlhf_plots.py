@@ -300,23 +300,6 @@ def memory_stack_figure(parts, capacities: dict[str, float], gpus: int):
     return fig
 
 
-def utilisation_figure(runs):
-    """Implied utilisation (%) against actor parameters, one line per GPU setup (column
-    ``setup``), from a frame with ``actor_params``, ``utilisation`` and ``setup``."""
-    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_INCHES * 0.75, FIGURE_WIDTH_INCHES * 0.45))
-    markers = "osD^vx*"
-    for (setup, group), color, marker in zip(
-        runs.groupby("setup", sort=False), PALETTE, markers, strict=False
-    ):
-        group = group.sort_values("actor_params")
-        ax.plot(group["actor_params"], group["utilisation"] * 100, "-", marker=marker,
-                color=color, label=setup)  # fmt: skip
-    ax.set(xscale="log", xlabel="actor parameters", ylabel="implied utilisation (% of peak)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
 def critic_free_figure(histories: dict[str, np.ndarray], variances: dict[str, float]):
     """Left: KL(π* ‖ π) per iteration for each trainer (log scale). Right: total variance of a
     one-group gradient estimate per advantage method (log scale)."""
