@@ -142,3 +142,34 @@ def test_catalog_rows_are_sourced_and_distillation_is_named():
     assert (data["examples_basis"].notna() == has).all()
     groups = instruction_data.with_groups(data)["language_group"]
     assert {"English", "Chinese", "multilingual"} <= set(groups)
+
+
+def test_unit_summary_compares_within_units():
+    frame = _frame(
+        dataset=["a", "b", "c", "d"],
+        examples=[100, 300, 50, None],
+        example_unit=["instructions", "instructions", "dialogues", None],
+        method=["human", "distilled", "distilled", "templated"],
+    )
+    summary = instruction_data.unit_summary(frame)
+    assert list(summary.index) == ["instructions", "dialogues"]
+    assert summary.loc["instructions", "examples"] == 400
+    assert summary.loc["instructions", "distilled_share"] == pytest.approx(0.75)
+    assert summary.loc["instructions", "largest"] == "b"
+    assert summary.loc["dialogues", "datasets"] == 1
+
+
+def test_teacher_table_totals_each_unit_apart():
+    frame = _frame(
+        dataset=["a", "b", "c", "d"],
+        year=[2023, 2023, 2024, 2023],
+        examples=[52_000, 1_100_000, 200_000, 15_000],
+        example_unit=["instructions", "dialogues", "instructions", "records"],
+        method=["distilled", "distilled", "distilled", "human"],
+        distilled_from=["GPT-4", "gpt-4", "Qwen2-72B-Instruct", None],
+    )
+    table = instruction_data.teacher_table(frame)
+    assert list(table.index) == ["gpt-4", "Qwen2-72B-Instruct"]
+    assert table.loc["gpt-4", "datasets"] == 2
+    assert table.loc["gpt-4", "examples"] == "1.1M dialogues; 52K instructions"
+    assert table.loc["Qwen2-72B-Instruct", "first_year"] == 2024

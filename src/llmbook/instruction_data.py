@@ -1,6 +1,9 @@
 """The instruction-data landscape: grouping the ``instruction_datasets`` table for comparison.
 
-Pure functions of the catalog table (``catalog.load("instruction_datasets")``).
+Pure functions of the catalog table (``catalog.load("instruction_datasets")``). Sizes come in
+the unit each source counts (instances, instructions, dialogues, records, samples, traces); the
+functions here total and compare examples only within one unit (:func:`total_examples` raises
+otherwise), and teacher models go by one name each (:func:`teacher_name`).
 """
 
 from __future__ import annotations
@@ -148,3 +151,53 @@ def teacher_name(name: str) -> str:
             )
         names.append(canonical)
     return ";".join(names)
+
+
+def unit_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per ``example_unit`` (rows with a stated size): how many data sets, their total
+    examples, the share of those examples that is distilled, and the largest data set.
+
+    Every figure stays inside one unit, so dialogues, instructions and records are compared only
+    with their own kind."""
+    known = frame[frame["examples"].notna()]
+    distilled = share_by_unit(known, known["method"] == "distilled")
+    rows = {}
+    for unit, part in known.groupby("example_unit", sort=True):
+        largest = part.loc[part["examples"].astype("int64").idxmax()]
+        rows[unit] = {
+            "datasets": len(part),
+            "examples": total_examples(part),
+            "distilled_share": float(distilled[unit]),
+            "largest": largest["dataset"],
+            "largest_examples": int(largest["examples"]),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("example_unit")
+    return out.sort_values("examples", ascending=False)
+
+
+def teacher_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per teacher model of the distilled rows: how many data sets, the years they span,
+    and their examples totalled within each unit ('2.5M instructions; 1.1M dialogues'), never
+    across units. Names go through :func:`teacher_name` first."""
+    from llmbook.tables import count
+
+    distilled = frame[(frame["method"] == "distilled") & frame["distilled_from"].notna()].copy()
+    distilled["teacher"] = distilled["distilled_from"].map(teacher_name)
+    rows = {}
+    for teacher, part in distilled.groupby("teacher", sort=True):
+        sized = part[part["examples"].notna()]
+        by_unit = [
+            (total_examples(group), unit)
+            for unit, group in sized.groupby("example_unit", sort=True)
+        ]
+        years = part["year"].dropna().astype(int)
+        rows[teacher] = {
+            "datasets": len(part),
+            "first_year": int(years.min()) if len(years) else None,
+            "last_year": int(years.max()) if len(years) else None,
+            "examples": "; ".join(
+                f"{count(n)} {unit}" for n, unit in sorted(by_unit, reverse=True)
+            ),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("teacher")
+    return out.sort_values(["first_year", "datasets"], ascending=[True, False])
