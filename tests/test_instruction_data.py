@@ -173,3 +173,14 @@ def test_teacher_table_totals_each_unit_apart():
     assert table.loc["gpt-4", "datasets"] == 2
     assert table.loc["gpt-4", "examples"] == "1.1M dialogues; 52K instructions"
     assert table.loc["Qwen2-72B-Instruct", "first_year"] == 2024
+
+
+def test_distinct_drops_subsets_whose_parent_is_present():
+    frame = pd.DataFrame(
+        {"dataset": ["UltraChat", "UltraChat 200k"], "subset_of": [None, "UltraChat"]}
+    )
+    assert list(instruction_data.distinct(frame)["dataset"]) == ["UltraChat"]
+    alone = frame[frame["dataset"] == "UltraChat 200k"]
+    assert list(instruction_data.distinct(alone)["dataset"]) == ["UltraChat 200k"]
+    data = catalog.load("instruction_datasets")
+    assert set(data["subset_of"].dropna()) <= set(data["dataset"])

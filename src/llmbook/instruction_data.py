@@ -201,3 +201,12 @@ def teacher_table(frame: pd.DataFrame) -> pd.DataFrame:
         }
     out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("teacher")
     return out.sort_values(["first_year", "datasets"], ascending=[True, False])
+
+
+def distinct(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the rows that are subsets of another row present in it (``subset_of``),
+    so that totals count each example once (UltraChat 200k is a filtered part of UltraChat)."""
+    if "subset_of" not in frame.columns:
+        return frame
+    covered = frame["subset_of"].isin(set(frame["dataset"]))
+    return frame[~covered]
