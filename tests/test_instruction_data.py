@@ -25,22 +25,109 @@ def test_language_group(languages, n, group):
     assert instruction_data.language_group(languages, n) == group
 
 
-def test_examples_by_sums_and_skips_unknown_sizes():
-    frame = pd.DataFrame(
-        {
-            "languages": ["en", "en", "zh", None],
-            "n_languages": [1, 1, 1, 46],
-            "examples": pd.array([10, 5, 7, None], dtype="Int64"),
-            "method": ["human", "distilled", "distilled", "templated"],
-        }
+def _frame(**columns) -> pd.DataFrame:
+    frame = pd.DataFrame(columns)
+    frame["examples"] = pd.array(frame["examples"], dtype="Int64")
+    return frame
+
+
+def test_examples_by_sums_within_a_unit_and_skips_unknown_sizes():
+    frame = _frame(
+        languages=["en", "en", "zh", None, "zh"],
+        n_languages=[1, 1, 1, 46, 1],
+        examples=[10, 5, 7, None, 3],
+        example_unit=["records", "instructions", "instructions", None, "dialogues"],
+        method=["human", "distilled", "distilled", "templated", "distilled"],
     )
     table = instruction_data.examples_by(
         instruction_data.with_groups(frame), "method", "language_group"
     )
-    assert table.loc["distilled", "English"] == 5
-    assert table.loc["distilled", "Chinese"] == 7
-    assert table.loc["human", "Chinese"] == 0
-    assert "templated" not in table.index
+    assert table.index.names == ["example_unit", "method"]
+    assert table.loc[("instructions", "distilled"), "English"] == 5
+    assert table.loc[("instructions", "distilled"), "Chinese"] == 7
+    assert table.loc[("dialogues", "distilled"), "Chinese"] == 3
+    assert table.loc[("records", "human"), "English"] == 10
+    assert table.loc[("records", "human"), "Chinese"] == 0
+    assert "templated" not in table.index.get_level_values("method")
+    # no cell adds two units: each unit's column sums are that unit's total alone
+    assert int(table.loc["instructions"].to_numpy().sum()) == 12
+
+
+def test_summing_mixed_units_raises():
+    mixed = _frame(examples=[52_000, 70_000], example_unit=["instructions", "dialogues"])
+    with pytest.raises(instruction_data.MixedUnitsError, match="different units"):
+        instruction_data.total_examples(mixed)
+    same = _frame(examples=[570_000, 590_000, None], example_unit=["dialogues", "dialogues", None])
+    assert instruction_data.total_examples(same) == 1_160_000
+
+
+def test_share_by_unit_stays_within_each_unit():
+    frame = _frame(
+        examples=[100, 300, 50, 50, None],
+        example_unit=["instructions", "instructions", "dialogues", "dialogues", None],
+        method=["human", "distilled", "distilled", "templated", "distilled"],
+    )
+    shares = instruction_data.share_by_unit(frame, frame["method"] == "distilled")
+    assert shares["instructions"] == pytest.approx(0.75)
+    assert shares["dialogues"] == pytest.approx(0.5)
+    assert set(shares.index) == {"instructions", "dialogues"}
+
+
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [
+        ("GPT-3 (davinci)", "davinci"),
+        ("GPT-4", "gpt-4"),
+        ("ChatGPT (gpt-3.5-turbo)", "gpt-3.5-turbo"),
+        ("gpt-3.5-turbo", "gpt-3.5-turbo"),
+        ("ChatGPT", "ChatGPT"),
+        ("Llama 3 70B Instruct", "Meta-Llama-3-70B-Instruct"),
+        ("R1; Qwen2 72B Instruct", "DeepSeek-R1;Qwen2-72B-Instruct"),
+    ],
+)
+def test_teacher_name_maps_spellings_to_one_name(spelling, canonical):
+    assert instruction_data.teacher_name(spelling) == canonical
+    assert instruction_data.teacher_name(canonical) == canonical
+
+
+def test_teacher_name_rejects_an_unknown_model():
+    with pytest.raises(ValueError, match="unknown teacher model 'GPT-5'"):
+        instruction_data.teacher_name("GPT-5")
+
+
+def test_catalog_teachers_use_canonical_names():
+    data = catalog.load("instruction_datasets")
+    teachers = data["distilled_from"].dropna()
+    assert len(teachers) >= 15
+    for name in teachers:
+        assert instruction_data.teacher_name(name) == name, name
+    # one spelling per model: no alias survives in the table
+    assert not set(teachers) & set(instruction_data.TEACHER_ALIASES)
+
+
+def test_catalog_since_2023_rows():
+    """The rows issue 22 asks for, with their reported sizes (each source's own unit)."""
+    data = catalog.load("instruction_datasets").set_index("dataset")
+    expected = {
+        "Magpie-Pro-300K-Filtered": (300_000, "instances", "Meta-Llama-3-70B-Instruct"),
+        "Tulu 3 SFT mixture": (939_344, "samples", None),
+        "DeepSeek-R1 SFT data": (800_000, "samples", None),
+        "OpenR1-Math-220k": (220_000, "traces", "DeepSeek-R1"),
+        "BELLE train_3.5M_CN": (3_500_000, "instructions", "ChatGPT"),
+        "UltraChat 200k": (207_865, "dialogues", "gpt-3.5-turbo"),
+    }
+    for name, (examples, unit, teacher) in expected.items():
+        row = data.loc[name]
+        assert (row["examples"], row["example_unit"]) == (examples, unit), name
+        if teacher is None:
+            assert pd.isna(row["distilled_from"]), name
+        else:
+            assert row["distilled_from"] == teacher, name
+    # unreleased data has no licence; released data after 2023 is in the table
+    assert not data.loc["DeepSeek-R1 SFT data", "released"]
+    assert data.loc[~data["released"].astype(bool), "licence"].isna().all()
+    assert (data["year"] >= 2024).sum() >= 8
+    assert "COIG-CQIA" in data.index and data.loc["COIG-CQIA", "languages"] == "zh"
 
 
 def test_catalog_rows_are_sourced_and_distillation_is_named():
@@ -55,3 +142,45 @@ def test_catalog_rows_are_sourced_and_distillation_is_named():
     assert (data["examples_basis"].notna() == has).all()
     groups = instruction_data.with_groups(data)["language_group"]
     assert {"English", "Chinese", "multilingual"} <= set(groups)
+
+
+def test_unit_summary_compares_within_units():
+    frame = _frame(
+        dataset=["a", "b", "c", "d"],
+        examples=[100, 300, 50, None],
+        example_unit=["instructions", "instructions", "dialogues", None],
+        method=["human", "distilled", "distilled", "templated"],
+    )
+    summary = instruction_data.unit_summary(frame)
+    assert list(summary.index) == ["instructions", "dialogues"]
+    assert summary.loc["instructions", "examples"] == 400
+    assert summary.loc["instructions", "distilled_share"] == pytest.approx(0.75)
+    assert summary.loc["instructions", "largest"] == "b"
+    assert summary.loc["dialogues", "datasets"] == 1
+
+
+def test_teacher_table_totals_each_unit_apart():
+    frame = _frame(
+        dataset=["a", "b", "c", "d"],
+        year=[2023, 2023, 2024, 2023],
+        examples=[52_000, 1_100_000, 200_000, 15_000],
+        example_unit=["instructions", "dialogues", "instructions", "records"],
+        method=["distilled", "distilled", "distilled", "human"],
+        distilled_from=["GPT-4", "gpt-4", "Qwen2-72B-Instruct", None],
+    )
+    table = instruction_data.teacher_table(frame)
+    assert list(table.index) == ["gpt-4", "Qwen2-72B-Instruct"]
+    assert table.loc["gpt-4", "datasets"] == 2
+    assert table.loc["gpt-4", "examples"] == "1.1M dialogues; 52K instructions"
+    assert table.loc["Qwen2-72B-Instruct", "first_year"] == 2024
+
+
+def test_distinct_drops_subsets_whose_parent_is_present():
+    frame = pd.DataFrame(
+        {"dataset": ["UltraChat", "UltraChat 200k"], "subset_of": [None, "UltraChat"]}
+    )
+    assert list(instruction_data.distinct(frame)["dataset"]) == ["UltraChat"]
+    alone = frame[frame["dataset"] == "UltraChat 200k"]
+    assert list(instruction_data.distinct(alone)["dataset"]) == ["UltraChat 200k"]
+    data = catalog.load("instruction_datasets")
+    assert set(data["subset_of"].dropna()) <= set(data["dataset"])
