@@ -106,7 +106,8 @@ def test_memory_plan_rows_and_units(models, shapes):
     tiny = plan[(plan["model"] == "Tiny-1B")].set_index("format")
     assert tiny.loc["fp16", "weights_gb"] == pytest.approx(2.0)
     assert tiny.loc["Q4_K", "weights_gb"] == pytest.approx(1e9 * 4.5 / 8 / 1e9)
-    assert tiny.loc["int4", "total_gb"] == pytest.approx(0.5 + 32768 * 1024 / 1e9)
+    # GPTQ int4 with its group scales and zero points: 4 + 20/128 bits per weight
+    assert tiny.loc["gptq-int4", "total_gb"] == pytest.approx(4.15625 / 8 + 32768 * 1024 / 1e9)
     shapeless = plan[plan["model"] == "Shapeless-3B"]
     assert not shapeless["kv_known"].any() and shapeless["kv_cache_gb"].isna().all()
     table = deployment.plan_table(plan)
@@ -144,7 +145,7 @@ def test_fit_table(models, shapes, hardware):
     fits = deployment.fit_table(plan, hardware, sets, reserve=0.9)  # 1.6 GB and 4.8 GB usable
     assert list(fits.columns) == ["1 × Card (16 GB)", "2 × Card (48 GB)"]
     assert fits.loc["Tiny-1B"].tolist() == ["int8", "fp16"]
-    assert fits.loc["Shapeless-3B"].tolist() == ["int4", "int8"]  # Q4_K: 1.69 GB > 1.6
+    assert fits.loc["Shapeless-3B"].tolist() == ["gptq-int4", "int8"]  # Q4_K: 1.69 GB > 1.6
 
 
 def test_compare_reports(models, shapes):
@@ -162,7 +163,8 @@ def test_compare_reports(models, shapes):
     assert out.loc[0, "computed_gb"] == pytest.approx(2.0)
     assert out.loc[0, "reported_over_computed"] == pytest.approx(1.0)
     assert out.loc[1, "computed_gb"] == pytest.approx(32768 * 1000 / 1e9)
-    assert out.loc[2, "computed_gb"] == pytest.approx(0.5 + 32768 * 1000 / 1e9)  # base's shape
+    # a GPTQ report counts its group scales; the cache comes from the base model's shape
+    assert out.loc[2, "computed_gb"] == pytest.approx(4.15625 / 8 + 32768 * 1000 / 1e9)
     assert out.loc[2, "covers"] == "weights + KV cache, 1,000 tokens"
     assert out.loc[3, "covers"] == "weights"  # no shape: the cache is not guessed
     assert out.loc[3, "computed_gb"] == pytest.approx(3.0)

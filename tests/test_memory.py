@@ -154,3 +154,19 @@ def test_sparse_models_table_counts_mixtral_and_explains_incomplete_rows():
     for _, row in table.iterrows():  # every row is either counted or says why not
         assert bool(row["total params"]) != bool(row["note"])
     assert "nan" not in table.to_string().lower()
+
+
+def test_gptq_checkpoints_carry_their_group_scales_and_zero_points():
+    """AutoGPTQ's QuantLinear stores, per group of 128 input rows and per output column, one
+    fp16 scale and one zero point as wide as the weights: 4 + (16 + 4)/128 bits for int4."""
+    assert memory.bits_per_weight("gptq-int4") == 4 + 20 / 128
+    assert memory.bits_per_weight("gptq-int8") == 8 + 24 / 128
+    # between plain int4 and GGUF's Q4_0 (one fp16 scale per 32 weights)
+    assert memory.bits_per_weight("int4") < memory.bits_per_weight("gptq-int4")
+    assert memory.bits_per_weight("gptq-int4") < memory.bits_per_weight("Q4_0") == 4.5
+    assert memory.weight_bytes(7e9, "gptq-int4") == pytest.approx(7e9 * 4.15625 / 8)
+
+
+def test_blockwise_int4_counts_its_absmax_like_nf4():
+    # the QLoRA chapter's int4 baseline: NF4's layout (fp32 absmax per 64) with int4 levels
+    assert memory.bits_per_weight("int4-b64") == memory.bits_per_weight("nf4") == 4.5

@@ -3,7 +3,8 @@
 Built on :mod:`llmbook.memory`; every byte count comes from its formulas:
 
 - weights: N × bits per weight / 8 (:func:`llmbook.memory.weight_bytes`; plain int8/int4 count
-  no block scales, GGUF types such as Q4_K count theirs: 4.5 bits per weight);
+  no scales, GPTQ checkpoints count their group scales and zero points (4.16 bits per weight at
+  group size 128), GGUF types such as Q4_K their block scales (4.5 bits per weight));
 - KV cache: 2 · layers · kv_heads · head_dim · bytes per value, per token and sequence
   (:func:`llmbook.memory.kv_cache_bytes`);
 - fit: total ≤ count × memory_gb × (1 − reserve), in the vendor's decimal GB
@@ -30,11 +31,18 @@ from llmbook import memory, style
 from llmbook.architecture import Shape, param_counts
 
 #: Weight formats of a serving plan, highest precision first (16, 8, 4.5 and 4 bits per weight).
-SERVING_FORMATS = ("fp16", "int8", "Q4_K", "int4")
+SERVING_FORMATS = ("fp16", "int8", "Q4_K", "gptq-int4")
 #: Reader-facing names of the formats (fp16 and bf16 both take 2 bytes per weight).
-FORMAT_LABELS = {"fp16": "fp16/bf16", "int8": "int8", "Q4_K": "GGUF Q4_K", "int4": "int4"}
-#: Library format of each ``precision`` of the deployment_reports table: GPTQ checkpoints are
-#: counted as plain 8- or 4-bit weights (their group scales are not counted).
+FORMAT_LABELS = {
+    "fp16": "fp16/bf16",
+    "int8": "int8",
+    "Q4_K": "GGUF Q4_K",
+    "gptq-int4": "int4 (GPTQ, group 128)",
+    "int4": "int4",
+}
+#: Library format of each ``precision`` of the deployment_reports table: GPTQ checkpoints with
+#: their group scales and zero points (:data:`llmbook.memory.GPTQ_GROUP`); a plain "int4" report
+#: (a project's own quantiser) counts the weights alone.
 REPORTED_FORMATS = {
     "fp32": "fp32",
     "fp16": "fp16",
@@ -42,8 +50,8 @@ REPORTED_FORMATS = {
     "fp8": "fp8",
     "int8": "int8",
     "int4": "int4",
-    "gptq-int8": "int8",
-    "gptq-int4": "int4",
+    "gptq-int8": "gptq-int8",
+    "gptq-int4": "gptq-int4",
 }
 GB = memory.GB
 GIB = 2**30
@@ -315,7 +323,7 @@ def compare_reports(
 
 
 #: Marker of each format in the memory figure.
-FORMAT_MARKERS = {"fp16": "o", "int8": "s", "Q4_K": "D", "int4": "v"}
+FORMAT_MARKERS = {"fp16": "o", "int8": "s", "Q4_K": "D", "gptq-int4": "v", "int4": "v"}
 
 
 def memory_figure(plan: pd.DataFrame, capacities: dict[str, float]):

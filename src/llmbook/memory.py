@@ -27,14 +27,28 @@ NF4_BLOCK = 64
 #: 8/64 + 32/(64·256) = 0.127 bits per weight (Dettmers et al. 2023, §3 "Double Quantization").
 NF4_DQ_BLOCK2 = 256
 
+#: GPTQ checkpoints as AutoGPTQ stores them (auto_gptq/nn_modules/qlinear/qlinear_cuda.py,
+#: QuantLinear): the weights packed at ``bits`` each (``qweight``), and per group of
+#: ``group_size`` input rows and per output column one fp16 scale (``scales``) and one
+#: ``bits``-wide zero point (``qzeros``); the group size most checkpoints use is 128 (AutoGPTQ's
+#: and AutoAWQ's default). Not counted: ``g_idx``, one int32 per input row, i.e. 32/d_out bits per
+#: weight (under 0.01 for d_out >= 4,096).
+GPTQ_GROUP = 128
+GPTQ_FORMATS = {"gptq-int4": 4, "gptq-int8": 8}
+#: Evenly spaced int4 levels with one fp32 absmax constant per block of 64, the block layout of
+#: NF4 (:data:`NF4_BLOCK`) with int4 codes: what the QLoRA chapter compares NF4 against.
+INT4_BLOCK_FORMAT = "int4-b64"
+
 
 def bits_per_weight(fmt: str) -> float:
     """Storage bits per weight, block scales included.
 
-    ``fmt`` is a plain format (fp32, bf16, fp16, fp8, int8, int4: no scales counted), ``nf4``
-    or ``nf4-dq`` (QLoRA), or a GGUF/GGML type name (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K, ...), whose
-    block size and bytes per block come from the ``gguf`` package's GGML_QUANT_SIZES (the
-    llama.cpp block layouts: Q4_0 stores 32 4-bit weights and one fp16 scale, 4.5 bits each).
+    ``fmt`` is a plain format (fp32, bf16, fp16, fp8, int8, int4: no scales counted), ``nf4`` or
+    ``nf4-dq`` (QLoRA), ``int4-b64`` (int4 levels, absmax per 64), ``gptq-int4``/``gptq-int8``
+    (group-wise scales and zero points, :data:`GPTQ_GROUP`: 4 + 20/128 = 4.16 bits), or a
+    GGUF/GGML type name (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K, ...), whose block size and bytes per
+    block come from the ``gguf`` package's GGML_QUANT_SIZES (the llama.cpp block layouts: Q4_0
+    stores 32 4-bit weights and one fp16 scale, 4.5 bits each).
     """
     key = fmt.strip()
     if key.lower() in DTYPE_BYTES:
@@ -43,12 +57,20 @@ def bits_per_weight(fmt: str) -> float:
         return 4 + 32 / NF4_BLOCK
     if key.lower() == "nf4-dq":
         return 4 + 8 / NF4_BLOCK + 32 / (NF4_BLOCK * NF4_DQ_BLOCK2)
+    if key.lower() == INT4_BLOCK_FORMAT:
+        return 4 + 32 / NF4_BLOCK
+    if key.lower() in GPTQ_FORMATS:
+        bits = GPTQ_FORMATS[key.lower()]
+        return bits + (16 + bits) / GPTQ_GROUP
     from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
     try:
         block, type_bytes = GGML_QUANT_SIZES[GGMLQuantizationType[key.upper()]]
     except KeyError:
-        known = sorted([*DTYPE_BYTES, "nf4", "nf4-dq", "Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q6_K"])
+        known = sorted(
+            [*DTYPE_BYTES, "nf4", "nf4-dq", INT4_BLOCK_FORMAT, *GPTQ_FORMATS]
+            + ["Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q6_K"]
+        )
         raise ValueError(f"unknown weight format {fmt!r}; known: {', '.join(known)}") from None
     return type_bytes * 8 / block
 

@@ -115,15 +115,16 @@ def nf4_dq_roundtrip(w: np.ndarray) -> np.ndarray:
 
 
 def roundtrip(w: np.ndarray, fmt: str) -> np.ndarray:
-    """``w`` quantised to ``fmt`` and back: ``nf4`` (fp32 constants), ``nf4-dq``, ``int4``
-    (absmax, blocks of 64), or a GGUF block type (``Q4_0``, ``Q4_1``, ``Q8_0``...) through the
-    ``gguf`` package's reference quantiser (rows of ``w`` must be multiples of 32)."""
+    """``w`` quantised to ``fmt`` and back: ``nf4`` (fp32 constants), ``nf4-dq``, ``int4-b64`` (or
+    ``int4``: evenly spaced levels, absmax, blocks of 64), or a GGUF block type (``Q4_0``,
+    ``Q4_1``, ``Q8_0``...) through the ``gguf`` package's reference quantiser (rows of ``w``
+    must be multiples of 32)."""
     key = fmt.lower()
     if key == "nf4":
         return dequantize(quantize(w))
     if key == "nf4-dq":
         return nf4_dq_roundtrip(w)
-    if key == "int4":
+    if key in ("int4", "int4-b64"):
         return dequantize(quantize(w, int4_code()))
     from gguf import quants
     from gguf.constants import GGMLQuantizationType
