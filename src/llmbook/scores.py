@@ -84,6 +84,10 @@ def points_per_decade(x: pd.Series, score: pd.Series) -> float:
 #: Random guessing among four choices, the floor of MMLU, C-Eval and CMMLU (%).
 FOUR_CHOICE_CHANCE = 25.0
 
+#: Marker shapes for reporters: twelve, more than the palette's colours, so that each of up to
+#: twelve reporters keeps a shape of its own when the colours repeat.
+MARKERS = "osD^vP*Xph<>"
+
 
 def reporter_names(keys) -> dict[str, str]:
     """Each ``reported_by`` bibliography key as a reader's name ('Huang et al. 2023')."""
@@ -93,9 +97,26 @@ def reporter_names(keys) -> dict[str, str]:
     return {key: names.get(key, key) for key in keys}
 
 
-def reader_view(scores: pd.DataFrame) -> pd.DataFrame:
+def score_text(score: float, score_max: float) -> str:
+    """A score with its unit: '87.1 %' for a percentage, '7.53 / 10' for a judge's rating."""
+    if score_max == 100:
+        return f"{score:.1f} %"
+    return f"{score:.2f} / {score_max:g}"
+
+
+def reader_view(scores: pd.DataFrame, benchmarks: pd.DataFrame | None = None) -> pd.DataFrame:
     """The scores as a reader reads them: reporter named, shots as a count, chain of thought as
-    yes/no, the score to one decimal, a missing variant or split as a dash."""
+    yes/no, the score with its unit (percent, or a rating out of 10 for judged benchmarks, from
+    ``benchmarks.score_max``; the catalog's benchmarks table by default), a missing variant or
+    split as a dash."""
+    if benchmarks is None:
+        from llmbook import catalog
+
+        benchmarks = catalog.load("benchmarks")
+    score_max = scores["benchmark"].map(benchmarks.set_index("benchmark")["score_max"])
+    if score_max.isna().any():
+        missing = sorted(scores.loc[score_max.isna(), "benchmark"].unique())
+        raise ValueError(f"benchmarks without a score_max in the benchmarks table: {missing}")
     names = reporter_names(scores["reported_by"].unique())
     view = pd.DataFrame(
         {
@@ -105,7 +126,9 @@ def reader_view(scores: pd.DataFrame) -> pd.DataFrame:
             "split": scores["split"].fillna("–"),
             "shots": scores["shots"].map(lambda n: "–" if pd.isna(n) else f"{int(n)}"),
             "chain of thought": scores["cot"].map({True: "yes", False: "no"}).fillna("–"),
-            "score (%)": scores["score"].map(lambda v: f"{v:.1f}"),
+            "score": [
+                score_text(float(v), float(m)) for v, m in zip(scores["score"], score_max, strict=True)
+            ],
             "reported by": scores["reported_by"].map(names),
         }
     )
@@ -123,10 +146,13 @@ def panel_figure(five: pd.DataFrame, x_column: str, x_label: str, benchmarks=Non
     benchmarks = benchmarks or ["MMLU", "C-Eval", "CMMLU"]
     reporters = sorted(five["reported_by"].unique())
     names = reporter_names(reporters)
-    markers = dict(zip(reporters, "osD^vP*X", strict=False))
-    colours = dict(zip(reporters, style.PALETTE, strict=False))
+    markers = {rep: MARKERS[i % len(MARKERS)] for i, rep in enumerate(reporters)}
+    colours = {rep: style.PALETTE[i % len(style.PALETTE)] for i, rep in enumerate(reporters)}
+    legend_rows = -(-len(reporters) // 3)
+    legend_inches = 0.45 + 0.18 * legend_rows
+    height = 2.7 + legend_inches
     fig, axes = plt.subplots(
-        1, len(benchmarks), figsize=(style.FIGURE_WIDTH_INCHES, 3.2), sharey=True
+        1, len(benchmarks), figsize=(style.FIGURE_WIDTH_INCHES, height), sharey=True
     )
     seen = {}
     for ax, bench in zip(axes, benchmarks, strict=True):
@@ -159,7 +185,7 @@ def panel_figure(five: pd.DataFrame, x_column: str, x_label: str, benchmarks=Non
         title_fontsize=7,
         bbox_to_anchor=(0.5, 0.0),
     )
-    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    fig.tight_layout(rect=(0, legend_inches / height, 1, 1))
     return fig
 
 
