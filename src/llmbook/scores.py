@@ -127,7 +127,8 @@ def reader_view(scores: pd.DataFrame, benchmarks: pd.DataFrame | None = None) ->
             "shots": scores["shots"].map(lambda n: "–" if pd.isna(n) else f"{int(n)}"),
             "chain of thought": scores["cot"].map({True: "yes", False: "no"}).fillna("–"),
             "score": [
-                score_text(float(v), float(m)) for v, m in zip(scores["score"], score_max, strict=True)
+                score_text(float(v), float(m))
+                for v, m in zip(scores["score"], score_max, strict=True)
             ],
             "reported by": scores["reported_by"].map(names),
         }
@@ -215,5 +216,74 @@ def candidates_figure(best: pd.DataFrame, group_labels=("article's candidates", 
         fontsize=8,
         loc="lower right",
     )
+    fig.tight_layout()
+    return fig
+
+
+def half_width_points(n: int, p: float = 0.5) -> float:
+    """Half-width, in percentage points, of the 95 % Wilson interval
+    (:func:`llmbook.stats.wilson_interval`) of an accuracy ``p`` measured on ``n`` items; at
+    ``p = 0.5`` it is the widest the interval gets for that ``n``."""
+    from llmbook import stats
+
+    if n <= 0:
+        raise ValueError(f"need a positive number of items, got {n}")
+    low, high = stats.wilson_interval(round(p * n), n)
+    return 100.0 * (high - low) / 2
+
+
+def size_interval_table(benchmarks: pd.DataFrame, p: float = 0.5) -> pd.DataFrame:
+    """Benchmarks scored as a proportion (``score_max`` 100) with a known test size, and the 95 %
+    interval half-width (points) that size allows at accuracy ``p``, smallest set first.
+    Benchmarks rated by a judge (``score_max`` 10) are left out: a mean of 1-10 ratings is not a
+    proportion, so the binomial interval does not apply to it."""
+    chosen = benchmarks[(benchmarks["score_max"] == 100) & benchmarks["test_questions"].notna()]
+    table = pd.DataFrame(
+        {
+            "benchmark": chosen["benchmark"].to_numpy(),
+            "test_questions": chosen["test_questions"].astype(int).to_numpy(),
+        }
+    )
+    table["half_width_points"] = [half_width_points(int(n), p) for n in table["test_questions"]]
+    return table.sort_values("test_questions").reset_index(drop=True)
+
+
+def size_interval_figure(table: pd.DataFrame, p: float = 0.5):
+    """The 95 % interval half-width against the number of items (log axis): the Wilson curve at
+    accuracy ``p`` and one labelled point per benchmark of :func:`size_interval_table`."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from llmbook import style
+
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 3.4))
+    low = min(50, int(table["test_questions"].min()))
+    high = max(20000, int(table["test_questions"].max()))
+    grid = np.unique(np.geomspace(low, high, 200).round().astype(int))
+    ax.plot(grid, [half_width_points(int(n), p) for n in grid], color=style.PALETTE[0], lw=1.2)
+    ax.scatter(
+        table["test_questions"], table["half_width_points"], color=style.PALETTE[1], zorder=3
+    )
+    # Labels alternate above-right and below-left of their points, away from the falling curve,
+    # so that neighbours on the size axis (C-Eval and MMLU) do not overlap.
+    for i, row in enumerate(table.itertuples()):
+        above = i % 2 == 0
+        ax.annotate(
+            f"{row.benchmark} ({row.test_questions:,}): ±{row.half_width_points:.1f}",
+            (row.test_questions, row.half_width_points),
+            xytext=(5, 5) if above else (-5, -11),
+            textcoords="offset points",
+            ha="left" if above else "right",
+            fontsize=7,
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    ax.set_yticks([0.5, 1, 2, 5, 10, 20])
+    ax.set_ylim(0.4, 20)
+    ax.set_xlabel("questions in the test set (log scale)")
+    ax.set_ylabel(f"95 % interval half-width\nat accuracy {p:.0%} (points, log scale)")
     fig.tight_layout()
     return fig
