@@ -264,3 +264,90 @@ def test_no_source_cites_a_news_site_mirror_or_wiki_for_chips_prices_or_language
         keys = {k for cell in cells for k in catalog.source_keys(cell)}
         assert not keys & removed, table
     assert not any(f"{{{key}," in bib for key in removed)
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation data (issue 19): benchmark sizes read from the benchmarks' own files and papers, and
+# every published score on its benchmark's scale.
+
+#: Sizes as the benchmarks' own sources state or hold them: MMLU's paper §3 (test 14,079 of
+#: 15,908); GSM8K's released train.jsonl (7,473) and test.jsonl (1,319); HumanEval.jsonl.gz (164);
+#: MT-Bench's question.jsonl (80); AlignBench's data_v1.1_release.jsonl (683).
+BENCHMARK_SIZES = {
+    "MMLU": (15908, 14079),
+    "GSM8K": (7473 + 1319, 1319),
+    "HumanEval": (164, 164),
+    "MT-Bench": (80, 80),
+    "AlignBench": (683, 683),
+}
+
+
+@pytest.mark.parametrize("benchmark", sorted(BENCHMARK_SIZES))
+def test_benchmark_sizes_are_the_published_counts(root, benchmark):
+    bench = catalog.load("benchmarks", root / "data").set_index("benchmark")
+    assert (bench.loc[benchmark, "questions"], bench.loc[benchmark, "test_questions"]) == (
+        BENCHMARK_SIZES[benchmark]
+    )
+
+
+def test_test_split_is_never_larger_than_the_benchmark(root):
+    bench = catalog.load("benchmarks", root / "data").dropna(subset=["questions", "test_questions"])
+    too_big = bench[bench["test_questions"] > bench["questions"]]["benchmark"].tolist()
+    assert not too_big, f"test split larger than all splits together: {too_big}"
+
+
+def test_every_score_is_on_its_benchmarks_scale(root):
+    bench = catalog.load("benchmarks", root / "data").set_index("benchmark")
+    assert set(bench["score_max"]) <= {10, 100}
+    scores = catalog.load("benchmark_scores", root / "data")
+    scale = scores["benchmark"].map(bench["score_max"])
+    over = scores[scores["score"] > scale]
+    assert over.empty, over[["model", "benchmark", "score"]].to_string()
+    # A judge's 1-10 rating is at least 1; a percentage stored on the 10-point scale would not be.
+    judged = scores[scale == 10]
+    assert (judged["score"] >= 1).all()
+
+
+def test_judge_rated_benchmarks_have_a_ten_point_scale(root):
+    bench = catalog.load("benchmarks", root / "data")
+    judged = bench[bench["format"].str.contains("judge", case=False, na=False)]
+    assert set(judged["benchmark"]) >= {"MT-Bench", "AlignBench"}
+    rated = judged[judged["metric"].str.contains("1 to 10", na=False)]
+    assert set(rated["score_max"]) == {10}
+
+
+def test_chain_of_thought_is_marked_only_where_the_source_says_so(root):
+    scores = catalog.load("benchmark_scores", root / "data")
+    with_cot = scores[scores["cot"].astype(bool)]
+    assert len(with_cot) > 0
+    said = with_cot["notes"].str.contains(r"CoT|chain of thought|chain-of-thought", case=False)
+    assert said.all(), with_cot[~said][["model", "benchmark", "reported_by"]].to_string()
+
+
+def test_scores_of_a_sibling_checkpoint_say_so(root):
+    """A score of a chat or instruction-tuned sibling filed under a base catalog row must say so
+    in its notes, so that a reader never takes it for the base model's."""
+    models = catalog.load("models", root / "data").set_index("model")
+    scores = catalog.load("benchmark_scores", root / "data")
+    variant = scores["model_variant"].str.lower()
+    chat_variant = variant.str.contains(r"chat|instruct|instruction tuned|\bsft\b|\brl\b")
+    base_row = scores["model"].map(models["stage"]) == "pretrained"
+    flagged = scores[chat_variant & base_row]
+    assert len(flagged) > 0
+    says = flagged["notes"].str.contains("sibling|checkpoint", case=False)
+    assert says.all(), flagged[~says][["model", "model_variant", "reported_by"]].to_string()
+
+
+def test_new_evaluation_sources_cover_todays_models(root):
+    """Issue 17/19: GSM8K, HumanEval and judged Chinese chat scores for today's models, each
+    from a reporter that ran or published them (no aggregating leaderboard)."""
+    scores = catalog.load("benchmark_scores", root / "data")
+    for bench in ("GSM8K", "HumanEval", "AlignBench"):
+        assert (scores["benchmark"] == bench).sum() >= 5, bench
+    for model in ("DeepSeek-V3", "Qwen3-235B-A22B", "Kimi-K2-Base", "Llama-4-Maverick-17B-128E"):
+        assert set(scores[scores["model"] == model]["benchmark"]) >= {"MMLU", "GSM8K"}, model
+    assert (
+        not scores["source"]
+        .str.contains("opencompass|open_llm_leaderboard|lmarena", case=False)
+        .any()
+    )

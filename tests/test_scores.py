@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -80,3 +82,41 @@ def test_figures_label_reporters_by_name(root):
     plt.close(fig)
     keys = set(tables.bibliography_names())
     assert legend and not set(legend) & keys
+
+
+def test_half_width_points_matches_the_hand_computed_wilson_interval():
+    # n = 2400 at p = 0.5: the normal interval is 1.96 * 0.5 / sqrt(2400) = 0.0200 (+-2.0 points);
+    # the Wilson half-width z sqrt(pq/n + z^2/4n^2) / (1 + z^2/n) is a little narrower:
+    z, n = 1.96, 2400
+    by_hand = z * math.sqrt(0.25 / n + z**2 / (4 * n**2)) / (1 + z**2 / n) * 100
+    assert scores.half_width_points(n) == pytest.approx(by_hand, rel=1e-9)
+    assert by_hand == pytest.approx(2.0, abs=0.01)
+    # Four times the items halve the half-width (to within the Wilson correction).
+    assert scores.half_width_points(4 * n) == pytest.approx(by_hand / 2, rel=0.01)
+    with pytest.raises(ValueError):
+        scores.half_width_points(0)
+
+
+def test_size_interval_table_keeps_only_counted_benchmarks_with_a_size(root):
+    from llmbook import catalog
+
+    bench = catalog.load("benchmarks", root / "data")
+    table = scores.size_interval_table(bench)
+    assert "HumanEval" in set(table["benchmark"]) and "MMLU" in set(table["benchmark"])
+    # Judged benchmarks (rated 1-10) and benchmarks without a stated test size are left out.
+    assert not {"MT-Bench", "AlignBench", "CMMLU"} & set(table["benchmark"])
+    assert table["test_questions"].is_monotonic_increasing
+    assert table["half_width_points"].is_monotonic_decreasing
+
+
+def test_reader_view_gives_each_score_its_unit(root):
+    from llmbook import catalog
+
+    table = catalog.load("benchmark_scores", root / "data")
+    bench = catalog.load("benchmarks", root / "data")
+    view = scores.reader_view(table, bench)
+    judged = view[table["benchmark"].isin(["AlignBench", "MT-Bench"]).to_numpy()]
+    assert len(judged) > 0 and judged["score"].str.endswith("/ 10").all()
+    assert view[table["benchmark"].eq("MMLU").to_numpy()]["score"].str.endswith("%").all()
+    with pytest.raises(ValueError, match="score_max"):
+        scores.reader_view(table, bench[bench["benchmark"] != "MMLU"])

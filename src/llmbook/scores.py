@@ -84,6 +84,10 @@ def points_per_decade(x: pd.Series, score: pd.Series) -> float:
 #: Random guessing among four choices, the floor of MMLU, C-Eval and CMMLU (%).
 FOUR_CHOICE_CHANCE = 25.0
 
+#: Marker shapes for reporters: twelve, more than the palette's colours, so that each of up to
+#: twelve reporters keeps a shape of its own when the colours repeat.
+MARKERS = "osD^vP*Xph<>"
+
 
 def reporter_names(keys) -> dict[str, str]:
     """Each ``reported_by`` bibliography key as a reader's name ('Huang et al. 2023')."""
@@ -93,9 +97,26 @@ def reporter_names(keys) -> dict[str, str]:
     return {key: names.get(key, key) for key in keys}
 
 
-def reader_view(scores: pd.DataFrame) -> pd.DataFrame:
+def score_text(score: float, score_max: float) -> str:
+    """A score with its unit: '87.1 %' for a percentage, '7.53 / 10' for a judge's rating."""
+    if score_max == 100:
+        return f"{score:.1f} %"
+    return f"{score:.2f} / {score_max:g}"
+
+
+def reader_view(scores: pd.DataFrame, benchmarks: pd.DataFrame | None = None) -> pd.DataFrame:
     """The scores as a reader reads them: reporter named, shots as a count, chain of thought as
-    yes/no, the score to one decimal, a missing variant or split as a dash."""
+    yes/no, the score with its unit (percent, or a rating out of 10 for judged benchmarks, from
+    ``benchmarks.score_max``; the catalog's benchmarks table by default), a missing variant or
+    split as a dash."""
+    if benchmarks is None:
+        from llmbook import catalog
+
+        benchmarks = catalog.load("benchmarks")
+    score_max = scores["benchmark"].map(benchmarks.set_index("benchmark")["score_max"])
+    if score_max.isna().any():
+        missing = sorted(scores.loc[score_max.isna(), "benchmark"].unique())
+        raise ValueError(f"benchmarks without a score_max in the benchmarks table: {missing}")
     names = reporter_names(scores["reported_by"].unique())
     view = pd.DataFrame(
         {
@@ -105,7 +126,10 @@ def reader_view(scores: pd.DataFrame) -> pd.DataFrame:
             "split": scores["split"].fillna("–"),
             "shots": scores["shots"].map(lambda n: "–" if pd.isna(n) else f"{int(n)}"),
             "chain of thought": scores["cot"].map({True: "yes", False: "no"}).fillna("–"),
-            "score (%)": scores["score"].map(lambda v: f"{v:.1f}"),
+            "score": [
+                score_text(float(v), float(m))
+                for v, m in zip(scores["score"], score_max, strict=True)
+            ],
             "reported by": scores["reported_by"].map(names),
         }
     )
@@ -123,10 +147,13 @@ def panel_figure(five: pd.DataFrame, x_column: str, x_label: str, benchmarks=Non
     benchmarks = benchmarks or ["MMLU", "C-Eval", "CMMLU"]
     reporters = sorted(five["reported_by"].unique())
     names = reporter_names(reporters)
-    markers = dict(zip(reporters, "osD^vP*X", strict=False))
-    colours = dict(zip(reporters, style.PALETTE, strict=False))
+    markers = {rep: MARKERS[i % len(MARKERS)] for i, rep in enumerate(reporters)}
+    colours = {rep: style.PALETTE[i % len(style.PALETTE)] for i, rep in enumerate(reporters)}
+    legend_rows = -(-len(reporters) // 3)
+    legend_inches = 0.45 + 0.18 * legend_rows
+    height = 2.7 + legend_inches
     fig, axes = plt.subplots(
-        1, len(benchmarks), figsize=(style.FIGURE_WIDTH_INCHES, 3.2), sharey=True
+        1, len(benchmarks), figsize=(style.FIGURE_WIDTH_INCHES, height), sharey=True
     )
     seen = {}
     for ax, bench in zip(axes, benchmarks, strict=True):
@@ -159,7 +186,7 @@ def panel_figure(five: pd.DataFrame, x_column: str, x_label: str, benchmarks=Non
         title_fontsize=7,
         bbox_to_anchor=(0.5, 0.0),
     )
-    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    fig.tight_layout(rect=(0, legend_inches / height, 1, 1))
     return fig
 
 
@@ -189,5 +216,74 @@ def candidates_figure(best: pd.DataFrame, group_labels=("article's candidates", 
         fontsize=8,
         loc="lower right",
     )
+    fig.tight_layout()
+    return fig
+
+
+def half_width_points(n: int, p: float = 0.5) -> float:
+    """Half-width, in percentage points, of the 95 % Wilson interval
+    (:func:`llmbook.stats.wilson_interval`) of an accuracy ``p`` measured on ``n`` items; at
+    ``p = 0.5`` it is the widest the interval gets for that ``n``."""
+    from llmbook import stats
+
+    if n <= 0:
+        raise ValueError(f"need a positive number of items, got {n}")
+    low, high = stats.wilson_interval(round(p * n), n)
+    return 100.0 * (high - low) / 2
+
+
+def size_interval_table(benchmarks: pd.DataFrame, p: float = 0.5) -> pd.DataFrame:
+    """Benchmarks scored as a proportion (``score_max`` 100) with a known test size, and the 95 %
+    interval half-width (points) that size allows at accuracy ``p``, smallest set first.
+    Benchmarks rated by a judge (``score_max`` 10) are left out: a mean of 1-10 ratings is not a
+    proportion, so the binomial interval does not apply to it."""
+    chosen = benchmarks[(benchmarks["score_max"] == 100) & benchmarks["test_questions"].notna()]
+    table = pd.DataFrame(
+        {
+            "benchmark": chosen["benchmark"].to_numpy(),
+            "test_questions": chosen["test_questions"].astype(int).to_numpy(),
+        }
+    )
+    table["half_width_points"] = [half_width_points(int(n), p) for n in table["test_questions"]]
+    return table.sort_values("test_questions").reset_index(drop=True)
+
+
+def size_interval_figure(table: pd.DataFrame, p: float = 0.5):
+    """The 95 % interval half-width against the number of items (log axis): the Wilson curve at
+    accuracy ``p`` and one labelled point per benchmark of :func:`size_interval_table`."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from llmbook import style
+
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 3.4))
+    low = min(50, int(table["test_questions"].min()))
+    high = max(20000, int(table["test_questions"].max()))
+    grid = np.unique(np.geomspace(low, high, 200).round().astype(int))
+    ax.plot(grid, [half_width_points(int(n), p) for n in grid], color=style.PALETTE[0], lw=1.2)
+    ax.scatter(
+        table["test_questions"], table["half_width_points"], color=style.PALETTE[1], zorder=3
+    )
+    # Labels alternate above-right and below-left of their points, away from the falling curve,
+    # so that neighbours on the size axis (C-Eval and MMLU) do not overlap.
+    for i, row in enumerate(table.itertuples()):
+        above = i % 2 == 0
+        ax.annotate(
+            f"{row.benchmark} ({row.test_questions:,}): ±{row.half_width_points:.1f}",
+            (row.test_questions, row.half_width_points),
+            xytext=(5, 5) if above else (-5, -11),
+            textcoords="offset points",
+            ha="left" if above else "right",
+            fontsize=7,
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_formatter(NullFormatter())
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    ax.set_yticks([0.5, 1, 2, 5, 10, 20])
+    ax.set_ylim(0.4, 20)
+    ax.set_xlabel("questions in the test set (log scale)")
+    ax.set_ylabel(f"95 % interval half-width\nat accuracy {p:.0%} (points, log scale)")
     fig.tight_layout()
     return fig
