@@ -202,13 +202,16 @@ class GpuSet:
 
 
 #: The GPU sets the book plans for, from one consumer card to one 8-GPU server: the sizes a
-#: team is likely to have (RTX 3090 and 4090 both have 24 GB).
+#: team is likely to have or rent (RTX 3090 and 4090 both have 24 GB; A100 80GB and both H100
+#: variants 80 GB; H200 141 GB and B200 180 GB, from hardware.csv).
 COMMON_GPU_SETS: tuple[GpuSet, ...] = (
     GpuSet("RTX 3090/4090", ("RTX 3090", "RTX 4090"), 1),
     GpuSet("RTX 3090/4090", ("RTX 3090", "RTX 4090"), 2),
     GpuSet("A100 40GB", ("A100 40GB",), 1),
-    GpuSet("A100 80GB", ("A100 80GB",), 1),
-    GpuSet("A100 80GB", ("A100 80GB",), 8),
+    GpuSet("A100/H100 80GB", ("A100 80GB", "H100 SXM", "H100 PCIe"), 1),
+    GpuSet("H200", ("H200",), 1),
+    GpuSet("B200", ("B200",), 1),
+    GpuSet("A100/H100 80GB", ("A100 80GB", "H100 SXM", "H100 PCIe"), 8),
 )
 
 
