@@ -26,20 +26,52 @@ The templates, and where each comes from:
   Only the last response carries loss there: earlier rounds are part of the prompt.
 - ``moss``: MOSS-003 (OpenLMLab/MOSS README): the meta instruction, then
   ``<|Human|>: {query}<eoh>\\n<|MOSS|>: {response}<eom>\\n`` per round.
+- ``llama3``: Llama 3's header format, as ``ChatFormat.encode_dialog_prompt`` of
+  meta-llama/llama-models (``models/llama3/chat_format.py``) builds it and
+  ``models/llama3_1/prompt_format.md`` prints it: ``<|begin_of_text|>``, then per message
+  ``<|start_header_id|>{role}<|end_header_id|>\\n\\n{content}<|eot_id|>``; a tool's output is
+  a message of role ``ipython``; a built-in tool call is
+  ``<|python_tag|>{tool}.call(query="...")<|eom_id|>`` (end of message, not of turn: the
+  executor runs the tool and the model continues).
+- ``qwen3``: Qwen3's ChatML with thinking blocks and Hermes-style tool calls, as Qwen's
+  documentation prints it (QwenLM/Qwen3 ``docs/source/getting_started/concepts.md``, sections
+  "Chat Template", "Tool Calling", "Thinking") and Qwen's own template
+  ``docs/source/assets/qwen3_nonthinking.jinja`` writes it character by character. The last
+  assistant reply after the last user query opens with ``<think>\\n{reasoning}\\n</think>\\n\\n``;
+  with no reasoning the block is empty, ``<think>\\n\\n</think>\\n\\n``: the Qwen3 technical
+  report (§4.3, Table 9) "retain[s] an empty thinking block in the assistant's response" of
+  non-thinking samples, and generation with ``enable_thinking=False`` writes that empty block
+  into the prompt. Replies before the last user query lose their reasoning ("The thinking block
+  should only be included in the final round except for multi-step tool calls"). A tool call is
+  ``<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>``; tool results come back as
+  a user turn of ``<tool_response>\\n...\\n</tool_response>`` blocks; the tools are listed in
+  the system turn after Qwen's fixed instruction (:data:`QWEN3_TOOLS_PREAMBLE`).
 
 Which tokens carry loss is a property of the training script, not of the template; this
 module follows the scripts named above (Alpaca and ChatGLM: the response after the prompt;
-Vicuna, ChatML and MOSS: every assistant turn, the FastChat convention).
+Vicuna, ChatML and MOSS: every assistant turn, the FastChat convention). Llama 3 and Qwen3 follow
+the FastChat convention too: every assistant message (its text or tool call and its end marker)
+is trained; system, user and tool messages are not. Qwen3's think block, empty or not, is part
+of the assistant's response in the report's Table 9, so it is trained here; the report does not
+print its loss mask.
+
+Messages are ``(role, content)`` pairs. Roles: an optional first ``"system"`` message (Llama 3
+and Qwen3 only), then ``"user"`` and ``"assistant"`` turns; in Llama 3 and Qwen3 an assistant
+message may be a :class:`ToolCall`, followed by one or more ``"tool"`` messages (the results),
+and in Qwen3 a :class:`Thought` (reasoning and reply).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
 #: Formats :func:`render` knows.
-FORMATS = ("alpaca", "vicuna", "chatml", "chatglm", "moss")
+FORMATS = ("alpaca", "vicuna", "chatml", "chatglm", "moss", "llama3", "qwen3")
+#: Formats with a system role, tool calls and (Qwen3) reasoning.
+TOOL_FORMATS = ("llama3", "qwen3")
 
 #: Alpaca's preamble for an instruction without input (Stanford Alpaca README).
 ALPACA_PREAMBLE = (
@@ -79,6 +111,32 @@ LLAMA_EOS = "</s>"
 CHATGLM6B_VOCAB_SIZE = 130_528
 CHATGLM6B_SPECIAL_IDS = {"[gMASK]": 130_001, "<sop>": 130_004, "<eop>": 130_005}
 
+#: Llama 3's markers (llama-models ``models/llama3/chat_format.py`` and
+#: ``models/llama3_1/prompt_format.md``): the start of the text, the end of a turn, the end of a
+#: message that hands over to a tool, and the tag opening a built-in tool call.
+LLAMA3_BEGIN = "<|begin_of_text|>"
+LLAMA3_EOT = "<|eot_id|>"
+LLAMA3_EOM = "<|eom_id|>"
+LLAMA3_PYTHON_TAG = "<|python_tag|>"
+#: Llama 3's header names by role: a tool's output is sent back as role ``ipython``
+#: (``role_str`` in ``chat_format.py``: ``Role.tool: "ipython"``).
+LLAMA3_ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "ipython"}
+#: The empty think block of Qwen3's non-thinking mode (Qwen3 ``qwen3_nonthinking.jinja`` and
+#: ``docs/source/inference/transformers.md``: "a final assistant message, containing only
+#: ``<think>\\n\\n</think>\\n\\n``").
+QWEN3_EMPTY_THINK = "<think>\n\n</think>\n\n"
+#: Qwen3's fixed instruction before the tool list in the system turn, and after it, verbatim
+#: from ``qwen3_nonthinking.jinja`` (the layout is printed in ``concepts.md``, "Tool Calling").
+QWEN3_TOOLS_PREAMBLE = (
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
+)
+QWEN3_TOOLS_POSTAMBLE = (
+    "\n</tools>\n\nFor each function call, return a json object with function name and "
+    "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
+)
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -89,19 +147,59 @@ class Segment:
     trainable: bool = False
 
 
-def _check(conversation: list[tuple[str, str]]) -> None:
+@dataclass(frozen=True)
+class ToolCall:
+    """An assistant message that calls a tool: the tool's ``name`` and its ``arguments``."""
+
+    name: str
+    arguments: dict
+
+
+@dataclass(frozen=True)
+class Thought:
+    """An assistant message of a thinking model: its ``reasoning`` and its ``reply``."""
+
+    reasoning: str
+    reply: str
+
+
+def _check(conversation: list[tuple[str, object]], fmt: str = "chatml") -> None:
     if not conversation:
         raise ValueError("the conversation is empty")
-    for i, (role, content) in enumerate(conversation):
-        expected = "user" if i % 2 == 0 else "assistant"
-        if role != expected:
+    rich = fmt in TOOL_FORMATS
+    messages = list(conversation)
+    if messages[0][0] == "system":
+        if not rich:
+            raise ValueError(f"the {fmt} format has no system message; use llama3 or qwen3")
+        messages = messages[1:]
+        if not messages:
+            raise ValueError("a system message alone is not a conversation")
+    previous = None
+    for i, (role, content) in enumerate(messages):
+        if role == "user":
+            ok = previous in (None, "assistant", "tool")
+        elif role == "assistant":
+            ok = previous in ("user", "tool")
+        elif role == "tool":
+            ok = rich and (previous == "tool" or isinstance(messages[i - 1][1], ToolCall))
+        else:
+            ok = False
+        if not ok:
             raise ValueError(
-                f"message {i} has role {role!r}; roles must alternate user, assistant, ... "
-                "starting with user"
+                f"message {i} has role {role!r} after {previous!r}; roles must alternate user, "
+                "assistant, ... starting with user (llama3 and qwen3 also allow a first system "
+                "message, and tool messages after an assistant's ToolCall)"
             )
-        if not isinstance(content, str) or not content:
+        if isinstance(content, ToolCall | Thought):
+            if role != "assistant" or not rich:
+                raise ValueError(f"message {i}: a {type(content).__name__} is an assistant "
+                                 "message of the llama3 or qwen3 format")  # fmt: skip
+            if isinstance(content, Thought) and fmt != "qwen3":
+                raise ValueError(f"message {i}: only the qwen3 format has reasoning blocks")
+        elif not isinstance(content, str) or not content:
             raise ValueError(f"message {i} has empty content")
-    if conversation[-1][0] != "assistant":
+        previous = role
+    if messages[-1][0] != "assistant":
         raise ValueError("the conversation must end with an assistant message (a training example)")
 
 
@@ -109,9 +207,22 @@ def _pairs(conversation: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(conversation[i][1], conversation[i + 1][1]) for i in range(0, len(conversation), 2)]
 
 
-def render(conversation: list[tuple[str, str]], fmt: str) -> list[Segment]:
-    """The segments of ``conversation`` in format ``fmt`` (one of :data:`FORMATS`)."""
-    _check(conversation)
+def render(
+    conversation: list[tuple[str, object]], fmt: str, tools: list[dict] | None = None
+) -> list[Segment]:
+    """The segments of ``conversation`` in format ``fmt`` (one of :data:`FORMATS`).
+
+    ``tools`` (JSON schemas of functions) is listed in Qwen3's system turn; the other formats
+    take none (Llama 3's built-in tools are named in the system message itself)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    if tools and fmt != "qwen3":
+        raise ValueError("only the qwen3 format lists tools in its template")
+    _check(conversation, fmt)
+    if fmt == "llama3":
+        return _render_llama3(conversation)
+    if fmt == "qwen3":
+        return _render_qwen3(conversation, tools)
     pairs = _pairs(conversation)
     t = Segment
     if fmt == "alpaca":
@@ -181,7 +292,115 @@ def render(conversation: list[tuple[str, str]], fmt: str) -> list[Segment]:
                 t("\n", "template"),
             ]
         return out
-    raise ValueError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    raise AssertionError(fmt)  # every format is handled above
+
+
+def _render_llama3(conversation) -> list[Segment]:
+    t = Segment
+    out = [t(LLAMA3_BEGIN, "template")]
+    for role, content in conversation:
+        header = f"<|start_header_id|>{LLAMA3_ROLES[role]}<|end_header_id|>\n\n"
+        out.append(t(header, "template"))
+        if role != "assistant":
+            out += [t(content, role), t(LLAMA3_EOT, "template")]
+        elif isinstance(content, ToolCall):
+            out += [
+                t(LLAMA3_PYTHON_TAG, "template", True),
+                t(llama3_builtin_call(content), "assistant", True),
+                t(LLAMA3_EOM, "template", True),
+            ]
+        else:
+            out += [t(content, "assistant", True), t(LLAMA3_EOT, "template", True)]
+    return out
+
+
+def llama3_builtin_call(call: ToolCall) -> str:
+    """A Llama 3.1 built-in tool call, ``{tool}.call(query="...")`` (llama-models,
+    ``models/llama3/tool_utils.py``, ``ToolUtils.encode_tool_call``; the built-in tools take one
+    argument, ``query``)."""
+    if set(call.arguments) != {"query"}:
+        raise ValueError(
+            "Llama 3.1's built-in tool calls take one argument, query; "
+            f"got {sorted(call.arguments)}"
+        )
+    return f'{call.name}.call(query="{call.arguments["query"]}")'
+
+
+def qwen3_tool_call(call: ToolCall) -> str:
+    """A Hermes-style tool call as Qwen3's template writes it: ``<tool_call>\\n{"name": ...,
+    "arguments": ...}\\n</tool_call>``, the arguments as JSON (``ensure_ascii=False``, as the
+    ``tojson`` of Hugging Face's chat templates)."""
+    arguments = json.dumps(call.arguments, ensure_ascii=False)
+    return f'<tool_call>\n{{"name": "{call.name}", "arguments": {arguments}}}\n</tool_call>'
+
+
+def _render_qwen3(conversation, tools) -> list[Segment]:
+    t = Segment
+    out: list[Segment] = []
+    messages = list(conversation)
+    system = messages.pop(0)[1] if messages[0][0] == "system" else None
+    if tools:
+        out.append(t("<|im_start|>system\n", "template"))
+        if system is not None:
+            out += [t(system, "system"), t("\n\n", "template")]
+        listed = "".join("\n" + json.dumps(tool, ensure_ascii=False) for tool in tools)
+        out.append(t(QWEN3_TOOLS_PREAMBLE + listed + QWEN3_TOOLS_POSTAMBLE, "template"))
+    elif system is not None:
+        out += [t("<|im_start|>system\n", "template"), t(system, "system")]
+        out.append(t("<|im_end|>\n", "template"))
+    last_query = max(i for i, (role, _) in enumerate(messages) if role == "user")
+    for i, (role, content) in enumerate(messages):
+        if role == "user":
+            out += [t("<|im_start|>user\n", "template"), t(content, "user")]
+            out.append(t("<|im_end|>\n", "template"))
+        elif role == "tool":
+            if messages[i - 1][0] != "tool":
+                out.append(t("<|im_start|>user", "template"))
+            out += [t("\n<tool_response>\n", "template"), t(content, "tool")]
+            out.append(t("\n</tool_response>", "template"))
+            if i + 1 == len(messages) or messages[i + 1][0] != "tool":
+                out.append(t("<|im_end|>\n", "template"))
+        else:
+            reasoning = content.reasoning if isinstance(content, Thought) else ""
+            reply = content.reply if isinstance(content, Thought) else content
+            out.append(t("<|im_start|>assistant\n", "template"))
+            if i > last_query and (i + 1 == len(messages) or reasoning):
+                reasoning = reasoning.strip("\n")
+                if reasoning:
+                    out += [t("<think>\n", "template", True), t(reasoning, "assistant", True)]
+                    out.append(t("\n</think>\n\n", "template", True))
+                else:
+                    out.append(t(QWEN3_EMPTY_THINK, "template", True))
+                if isinstance(reply, str):
+                    reply = reply.lstrip("\n")
+            if isinstance(reply, ToolCall):
+                out.append(t(qwen3_tool_call(reply), "assistant", True))
+            else:
+                out.append(t(reply, "assistant", True))
+            out += [t("<|im_end|>", "template", True), t("\n", "template")]
+    return out
+
+
+def prompt_text(
+    conversation: list[tuple[str, object]], fmt: str, enable_thinking: bool = True
+) -> str:
+    """The text a model is given to write the next assistant message: ``conversation`` (ending
+    with a user or tool message) rendered in ``fmt``, then the opening of an assistant turn
+    (``add_generation_prompt``). For ``qwen3`` with ``enable_thinking=False`` that opening
+    carries the empty think block, ``<think>\\n\\n</think>\\n\\n``, as in Qwen's template; with
+    thinking on it is ``<|im_start|>assistant\\n`` and the model writes ``<think>`` itself."""
+    if not conversation or conversation[-1][0] not in ("user", "tool"):
+        raise ValueError("a prompt ends with a user (or tool) message: the model writes the reply")
+    segments = render([*conversation, ("assistant", "…")], fmt)
+    # The opening of the last turn ends where its first trained segment begins.
+    last = max(
+        k for k in range(len(segments) - 1)
+        if not segments[k].trainable and segments[k + 1].trainable
+    )  # fmt: skip
+    text = to_text(segments[: last + 1])
+    if fmt == "qwen3" and not enable_thinking:
+        text += QWEN3_EMPTY_THINK
+    return text
 
 
 def to_text(segments: list[Segment]) -> str:
