@@ -183,7 +183,7 @@ def test_llama3_builtin_tool_interaction_matches_meta_prompt_format():
         ("system", "Environment: ipython\nTools: brave_search, wolfram_alpha\n"),
         ("user", "What is the 100th decimal of pi?"),
         ("assistant", cf.ToolCall("wolfram_alpha", {"query": "100th decimal of pi"})),
-        ("tool", WOLFRAM_RESULT),
+        ("tool", "\n" + WOLFRAM_RESULT),  # the page prints a blank line after the header
         ("assistant", "The 100th decimal of pi is 7."),
     ]
     segments = cf.render(conv, "llama3")
@@ -193,7 +193,7 @@ def test_llama3_builtin_tool_interaction_matches_meta_prompt_format():
         "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
         "What is the 100th decimal of pi?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
         '<|python_tag|>wolfram_alpha.call(query="100th decimal of pi")<|eom_id|>'
-        "<|start_header_id|>ipython<|end_header_id|>\n\n"
+        "<|start_header_id|>ipython<|end_header_id|>\n\n\n"
         + WOLFRAM_RESULT
         + "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
         "The 100th decimal of pi is 7.<|eot_id|>"
@@ -256,9 +256,9 @@ def test_qwen3_tool_call_matches_qwen_template():
         '"get_weather", "description": "Current temperature in a city", "parameters": {"type": '
         '"object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}\n</tools>'
         "\n\nFor each function call, return a json object with function name and arguments "
-        "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
+        'within <tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, '
         '"arguments": <args-json-object>}\n</tool_call><|im_end|>\n<|im_start|>user\nHow warm '
-        "is it in Paris?<|im_end|>\n<|im_start|>assistant\n<tool_call>\n{\"name\": "
+        'is it in Paris?<|im_end|>\n<|im_start|>assistant\n<tool_call>\n{"name": '
         '"get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>\n<|im_start|>'
         'user\n<tool_response>\n{"temperature_c": 18}\n</tool_response><|im_end|>\n<|im_start|>'
         "assistant\n<think>\n\n</think>\n\nIt is 18 °C in Paris.<|im_end|>\n"
@@ -298,7 +298,10 @@ def test_qwen3_non_thinking_reply_has_the_empty_think_block_and_it_is_trained():
     assert cf.prompt_text(ONE[:1], "qwen3", enable_thinking=False) == (
         "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
     )
-    assert cf.prompt_text(ONE[:1], "qwen3") == "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        cf.prompt_text(ONE[:1], "qwen3")
+        == "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["alpaca", "vicuna", "chatml", "chatglm", "moss"])
