@@ -191,7 +191,8 @@ def test_llama3_builtin_tool_interaction_matches_meta_prompt_format():
         "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
         "Environment: ipython\nTools: brave_search, wolfram_alpha\n"
         "<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
-        "What is the 100th decimal of pi?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+        "What is the 100th decimal of pi?<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n"
         '<|python_tag|>wolfram_alpha.call(query="100th decimal of pi")<|eom_id|>'
         "<|start_header_id|>ipython<|end_header_id|>\n\n\n"
         + WOLFRAM_RESULT
