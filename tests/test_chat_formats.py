@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from llmbook import chat_formats as cf
@@ -330,3 +331,37 @@ def test_tool_message_must_follow_a_tool_call():
         cf.render([("user", "x"), ("assistant", "y"), ("tool", "z"), ("assistant", "w")], "qwen3")
     with pytest.raises(ValueError, match="reasoning"):
         cf.render([("user", "x"), ("assistant", cf.Thought("a", "b"))], "llama3")
+
+
+# ---- scoring a reference answer under a template ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model():
+    from llmbook import smollm
+
+    return smollm.Model.load()
+
+
+def test_answer_logprobs_equal_one_full_pass_per_item(model, tmp_path, monkeypatch):
+    from llmbook import scoring
+
+    monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path))
+    prompts = [cf.prompt_text([("user", q)], "alpaca") for q in ("Name a colour.", "Say hi.")]
+    answers = ["Blue.", "Hi there!"]
+    got = cf.answer_logprobs(model, prompts, answers, max_row_tokens=64)
+    for prompt, answer, lp in zip(prompts, answers, got, strict=True):
+        p, a = model.encode(prompt), model.encode(answer)
+        full = scoring.target_logprobs(model.logits(p + a)[:-1], (p + a)[1:])
+        assert lp.shape == (len(a),)
+        np.testing.assert_allclose(lp, full[-len(a) :], atol=2e-4)
+    # cached: the second call reads the file back, bit for bit, without running the model
+    assert len(list((tmp_path / "results").glob("*.npz"))) == 1
+    def no_model_run(*args):
+        raise AssertionError("the cached result should have been read")
+
+    monkeypatch.setattr(scoring, "masked_hidden", no_model_run)
+    again = cf.answer_logprobs(model, prompts, answers, max_row_tokens=64)
+    assert all(np.array_equal(x, y) for x, y in zip(got, again, strict=True))
+    with pytest.raises(ValueError, match="one answer per prompt"):
+        cf.answer_logprobs(model, prompts, answers[:1])

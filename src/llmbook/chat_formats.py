@@ -442,3 +442,90 @@ def token_counts(conversation, fmt: str, tokenizer) -> dict[str, int]:
     ids, mask = encode(segments, tokenizer)
     words = sum(len(tokenizer.encode(s.text)) for s in segments if s.kind != "template")
     return {"total": len(ids), "trained": int(mask.sum()), "overhead": len(ids) - words}
+
+
+#: Version of the on-disk cache of :func:`answer_logprobs` (change it when the scoring changes).
+ANSWER_CACHE_FORMAT = 1
+
+
+def answer_logprobs(
+    model, prompts: list[str], answers: list[str], max_row_tokens: int = 512, cache: bool = True
+) -> list[np.ndarray]:
+    """``log p`` (nats) of each token of ``answers[i]`` written after ``prompts[i]``, under
+    ``model`` (a :class:`llmbook.smollm.Model`).
+
+    With ``cache`` the result is kept in ``<llmbook cache>/results/`` under the sha256 of the
+    model file's sha256, the prompts, the answers and :data:`ANSWER_CACHE_FORMAT`, so a rebuild
+    reads it back instead of running the model again; any change to an input recomputes it.
+
+    The answer is tokenized on its own, so every prompt is scored on the same answer tokens and
+    the scores of two templates can be compared item by item. The prompts' longest common
+    token prefix (a template's fixed opening) is computed once per packed row: each row holds
+    that prefix and several prompt-rest + answer continuations which attend to it but not to
+    one another (:func:`llmbook.scoring.score_segments`)."""
+    if len(prompts) != len(answers) or not prompts:
+        raise ValueError("give one answer per prompt, and at least one")
+    if not cache:
+        return _answer_logprobs(model, prompts, answers, max_row_tokens)
+    import hashlib
+
+    from llmbook import assets
+
+    key = json.dumps(
+        [ANSWER_CACHE_FORMAT, assets.file_sha256(model.path), list(prompts), list(answers)],
+        ensure_ascii=False,
+    )
+    folder = assets.cache_dir() / "results"
+    path = folder / f"answer-logprobs-{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
+    try:
+        with np.load(path) as saved:
+            flat, lengths = saved["logprobs"], saved["lengths"]
+        if len(lengths) == len(prompts):
+            return [a.copy() for a in np.split(flat, np.cumsum(lengths)[:-1])]
+    except (OSError, KeyError, ValueError):
+        pass
+    out = _answer_logprobs(model, prompts, answers, max_row_tokens)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, logprobs=np.concatenate(out), lengths=np.array([len(a) for a in out]))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return out
+
+
+def _answer_logprobs(model, prompts, answers, max_row_tokens) -> list[np.ndarray]:
+    from llmbook import scoring
+
+    prompt_ids = [model.encode(p) for p in prompts]
+    answer_ids = [model.encode(a) for a in answers]
+    if any(not ids for ids in answer_ids):
+        raise ValueError("an answer is empty")
+    shared = 0
+    shortest = min(len(ids) for ids in prompt_ids)
+    while shared < shortest - 1 and all(ids[shared] == prompt_ids[0][shared] for ids in prompt_ids):
+        shared += 1
+    if shared == 0:  # nothing in common: each prompt's first token is its own prefix
+        segments = [
+            scoring.Segment(p[:1], [p[1:] + a]) for p, a in zip(prompt_ids, answer_ids, strict=True)
+        ]
+        groups = [[i] for i in range(len(prompts))]
+    else:
+        prefix = prompt_ids[0][:shared]
+        segments, groups, size = [], [], max_row_tokens
+        for i, (p, a) in enumerate(zip(prompt_ids, answer_ids, strict=True)):
+            n = len(p) - shared + len(a)
+            if size + n > max_row_tokens:
+                segments.append(scoring.Segment(prefix, []))
+                groups.append([])
+                size = shared
+            segments[-1].continuations.append(p[shared:] + a)
+            groups[-1].append(i)
+            size += n
+    scores = scoring.score_segments(model, segments, max_row_tokens=max_row_tokens)
+    out: list[np.ndarray] = [np.empty(0)] * len(prompts)
+    for group, score in zip(groups, scores, strict=True):
+        for i, logprobs in zip(group, score.continuation_logprobs, strict=True):
+            out[i] = np.asarray(logprobs[len(logprobs) - len(answer_ids[i]) :], dtype=np.float64)
+    return out
