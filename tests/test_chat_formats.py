@@ -365,3 +365,14 @@ def test_answer_logprobs_equal_one_full_pass_per_item(model, tmp_path, monkeypat
     assert all(np.array_equal(x, y) for x, y in zip(got, again, strict=True))
     with pytest.raises(ValueError, match="one answer per prompt"):
         cf.answer_logprobs(model, prompts, answers[:1])
+
+
+def test_qwen3_think_token_lies_past_the_qwen2_vocabulary():
+    """Qwen's quickstart finds </think> as id 151668 and the Qwen3 report gives 151,669 entries:
+    the id is inside Qwen3's vocabulary and past the entries the book's Qwen2 file uses."""
+    assert cf.QWEN3_VOCAB_SIZE == 151_669 and cf.QWEN3_END_THINK_ID == 151_668
+    assert cf.QWEN3_END_THINK_ID < cf.QWEN3_VOCAB_SIZE
+    vocab = tokenizers.load("qwen2").vocabulary()
+    used = vocab[vocab["kind"].isin(["normal", "control"])]  # the rest are [PAD...] rows
+    assert len(used) == 151_646 and vocab["id"][used.index].max() < cf.QWEN3_END_THINK_ID
+    assert vocab.loc[vocab["id"] == cf.QWEN3_END_THINK_ID, "token"].item().startswith("[PAD")

@@ -125,6 +125,11 @@ LLAMA3_ROLES = {"system": "system", "user": "user", "assistant": "assistant", "t
 #: ``docs/source/inference/transformers.md``: "a final assistant message, containing only
 #: ``<think>\\n\\n</think>\\n\\n``").
 QWEN3_EMPTY_THINK = "<think>\n\n</think>\n\n"
+#: Qwen3's vocabulary size, "a vocabulary size of 151,669" (Qwen3 technical report, §2), and
+#: the id of its ``</think>`` token, which Qwen's quickstart looks for in generated ids ("rindex
+#: finding 151668 (</think>)", ``docs/source/getting_started/quickstart.md``).
+QWEN3_VOCAB_SIZE = 151_669
+QWEN3_END_THINK_ID = 151_668
 #: Qwen3's fixed instruction before the tool list in the system turn, and after it, verbatim
 #: from ``qwen3_nonthinking.jinja`` (the layout is printed in ``concepts.md``, "Tool Calling").
 QWEN3_TOOLS_PREAMBLE = (
