@@ -357,6 +357,7 @@ def test_answer_logprobs_equal_one_full_pass_per_item(model, tmp_path, monkeypat
         np.testing.assert_allclose(lp, full[-len(a) :], atol=2e-4)
     # cached: the second call reads the file back, bit for bit, without running the model
     assert len(list((tmp_path / "results").glob("*.npz"))) == 1
+
     def no_model_run(*args):
         raise AssertionError("the cached result should have been read")
 
