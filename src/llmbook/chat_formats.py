@@ -1,10 +1,13 @@
 """Chat formats: one conversation rendered as the text each model family was fine-tuned on.
 
 A conversation is a list of ``(role, content)`` pairs with roles ``"user"`` and ``"assistant"``
-alternating, user first. :func:`render` turns it into :class:`Segment` s: pieces of text that
-are either template (fixed wording and markers), the user's words, or the assistant's words,
-each marked ``trainable`` when supervised fine-tuning puts loss on it. :func:`encode` tokenizes
-the rendered text and returns the ids with the loss mask.
+alternating, user first (Llama 3 and Qwen3 also take a system message, tool calls and tool
+results; see the end of this docstring). :func:`render` turns it into :class:`Segment` s: pieces
+of text that are either template (fixed wording and markers), the user's (system's, tool's)
+words, or the assistant's words, each marked ``trainable`` when supervised fine-tuning puts loss
+on it. :func:`encode` tokenizes the rendered text and returns the ids with the loss mask;
+:func:`prompt_text` writes the prompt a model continues, and :func:`answer_logprobs` scores a
+reference answer after such a prompt.
 
 The templates, and where each comes from:
 
