@@ -377,3 +377,12 @@ def test_qwen3_think_token_lies_past_the_qwen2_vocabulary():
     used = vocab[vocab["kind"].isin(["normal", "control"])]  # the rest are [PAD...] rows
     assert len(used) == 151_646 and vocab["id"][used.index].max() < cf.QWEN3_END_THINK_ID
     assert vocab.loc[vocab["id"] == cf.QWEN3_END_THINK_ID, "token"].item().startswith("[PAD")
+
+
+def test_greedy_replies_are_cached(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path))
+    prompt = cf.prompt_text([("user", "What is the capital of France?")], "chatml")
+    first = cf.greedy_replies(model, [prompt], max_tokens=3)
+    assert first == [model.generate(prompt, max_tokens=3, chat=False)["text"]]
+    monkeypatch.setattr(model, "generate", None)  # the second call must not run the model
+    assert cf.greedy_replies(model, [prompt], max_tokens=3) == first

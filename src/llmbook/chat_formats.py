@@ -475,16 +475,7 @@ def answer_logprobs(
         raise ValueError("give one answer per prompt, and at least one")
     if not cache:
         return _answer_logprobs(model, prompts, answers, max_row_tokens)
-    import hashlib
-
-    from llmbook import assets
-
-    key = json.dumps(
-        [ANSWER_CACHE_FORMAT, assets.file_sha256(model.path), list(prompts), list(answers)],
-        ensure_ascii=False,
-    )
-    folder = assets.cache_dir() / "results"
-    path = folder / f"answer-logprobs-{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
+    path = _cache_path(model, "answer-logprobs", [list(prompts), list(answers)], "npz")
     try:
         with np.load(path) as saved:
             flat, lengths = saved["logprobs"], saved["lengths"]
@@ -493,14 +484,53 @@ def answer_logprobs(
     except (OSError, KeyError, ValueError):
         pass
     out = _answer_logprobs(model, prompts, answers, max_row_tokens)
+    lengths = np.array([len(a) for a in out])
+    _save(path, lambda tmp: np.savez(tmp, logprobs=np.concatenate(out), lengths=lengths))
+    return out
+
+
+def greedy_replies(
+    model, prompts: list[str], max_tokens: int = 24, cache: bool = True
+) -> list[str]:
+    """The model's greedy continuation of each prompt (at most ``max_tokens`` tokens, stopping
+    at end of turn), cached like :func:`answer_logprobs`."""
+    if not cache:
+        return [model.generate(p, max_tokens=max_tokens, chat=False)["text"] for p in prompts]
+    path = _cache_path(model, "greedy", [list(prompts), max_tokens], "json")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, logprobs=np.concatenate(out), lengths=np.array([len(a) for a in out]))
+        replies = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(replies, list) and len(replies) == len(prompts):
+            return replies
+    except (OSError, ValueError):
+        pass
+    replies = greedy_replies(model, prompts, max_tokens, cache=False)
+    _save(path, lambda tmp: tmp.write_text(json.dumps(replies, ensure_ascii=False), "utf-8"))
+    return replies
+
+
+def _cache_path(model, kind: str, inputs, suffix: str):
+    """``<llmbook cache>/results/{kind}-{hash}.{suffix}``, the hash of the model file's sha256,
+    each of ``inputs`` and :data:`ANSWER_CACHE_FORMAT`."""
+    import hashlib
+
+    from llmbook import assets
+
+    key = json.dumps(
+        [ANSWER_CACHE_FORMAT, assets.file_sha256(model.path), *inputs], ensure_ascii=False
+    )
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return assets.cache_dir() / "results" / f"{kind}-{digest}.{suffix}"
+
+
+def _save(path, write) -> None:
+    """Write through a temporary file renamed into place; a read-only cache is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
+        write(tmp)
         tmp.replace(path)
     except OSError:
         pass
-    return out
 
 
 def _answer_logprobs(model, prompts, answers, max_row_tokens) -> list[np.ndarray]:
