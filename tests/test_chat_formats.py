@@ -329,6 +329,8 @@ def test_older_formats_refuse_system_and_tool_messages(conv):
 def test_tool_message_must_follow_a_tool_call():
     with pytest.raises(ValueError, match="role 'tool'"):
         cf.render([("user", "x"), ("assistant", "y"), ("tool", "z"), ("assistant", "w")], "qwen3")
+    with pytest.raises(ValueError, match="role 'tool'"):  # a tool result cannot open the chat
+        cf.render([("tool", "z"), ("assistant", cf.ToolCall("f", {}))], "qwen3")
     with pytest.raises(ValueError, match="reasoning"):
         cf.render([("user", "x"), ("assistant", cf.Thought("a", "b"))], "llama3")
 

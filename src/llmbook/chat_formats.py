@@ -189,7 +189,7 @@ def _check(conversation: list[tuple[str, object]], fmt: str = "chatml") -> None:
         elif role == "assistant":
             ok = previous in ("user", "tool")
         elif role == "tool":
-            ok = rich and (previous == "tool" or isinstance(messages[i - 1][1], ToolCall))
+            ok = rich and i > 0 and (previous == "tool" or isinstance(messages[i - 1][1], ToolCall))
         else:
             ok = False
         if not ok:
