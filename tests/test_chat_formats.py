@@ -376,6 +376,7 @@ def test_qwen3_think_token_lies_past_the_qwen2_vocabulary():
     assert cf.QWEN3_VOCAB_SIZE == 151_669 and cf.QWEN3_END_THINK_ID == 151_668
     assert cf.QWEN3_END_THINK_ID < cf.QWEN3_VOCAB_SIZE
     vocab = tokenizers.load("qwen2").vocabulary()
+    assert (vocab["kind"] == "normal").sum() == cf.QWEN_BPE_TOKENS  # Qwen's documented BPE count
     used = vocab[vocab["kind"].isin(["normal", "control"])]  # the rest are [PAD...] rows
     assert len(used) == 151_646 and vocab["id"][used.index].max() < cf.QWEN3_END_THINK_ID
     assert vocab.loc[vocab["id"] == cf.QWEN3_END_THINK_ID, "token"].item().startswith("[PAD")

@@ -133,6 +133,10 @@ QWEN3_EMPTY_THINK = "<think>\n\n</think>\n\n"
 #: finding 151668 (</think>)", ``docs/source/getting_started/quickstart.md``).
 QWEN3_VOCAB_SIZE = 151_669
 QWEN3_END_THINK_ID = 151_668
+#: "There are 151,643 tokens as a result of BPE in the vocabulary of Qwen" (Qwen documentation,
+#: QwenLM/Qwen3 ``docs/source/getting_started/concepts.md``, "Byte-level Byte Pair Encoding");
+#: the Qwen3 report (§2) says Qwen3 uses "Qwen's tokenizer".
+QWEN_BPE_TOKENS = 151_643
 #: Qwen3's fixed instruction before the tool list in the system turn, and after it, verbatim
 #: from ``qwen3_nonthinking.jinja`` (the layout is printed in ``concepts.md``, "Tool Calling").
 QWEN3_TOOLS_PREAMBLE = (
