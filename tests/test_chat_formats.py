@@ -389,3 +389,14 @@ def test_greedy_replies_are_cached(model, tmp_path, monkeypatch):
     assert first == [model.generate(prompt, max_tokens=3, chat=False)["text"]]
     monkeypatch.setattr(model, "generate", None)  # the second call must not run the model
     assert cf.greedy_replies(model, [prompt], max_tokens=3) == first
+
+
+def test_a_change_to_the_library_invalidates_cached_results(model, tmp_path, monkeypatch):
+    """A cached result is keyed by the library's source: edited code means recomputed results,
+    never a stale number on a rebuilt page."""
+    monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path))
+    prompt = cf.prompt_text([("user", "Say hi.")], "chatml")
+    before = cf._cache_path(model, "greedy", [[prompt], 3], "json")
+    monkeypatch.setattr(cf, "_library_digest", lambda: "edited")
+    after = cf._cache_path(model, "greedy", [[prompt], 3], "json")
+    assert before != after

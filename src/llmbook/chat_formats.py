@@ -456,8 +456,21 @@ def token_counts(conversation, fmt: str, tokenizer) -> dict[str, int]:
     return {"total": len(ids), "trained": int(mask.sum()), "overhead": len(ids) - words}
 
 
-#: Version of the on-disk cache of :func:`answer_logprobs` (change it when the scoring changes).
-ANSWER_CACHE_FORMAT = 1
+#: Version of the on-disk cache format of :func:`answer_logprobs` and :func:`greedy_replies`.
+#: The key also holds a digest of the whole library's source (:func:`_library_digest`), so any
+#: change to the code that computes a result recomputes it.
+ANSWER_CACHE_FORMAT = 2
+
+
+def _library_digest() -> str:
+    """sha256 of every ``.py`` file of the installed llmbook package, in path order."""
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def answer_logprobs(
@@ -467,8 +480,9 @@ def answer_logprobs(
     ``model`` (a :class:`llmbook.smollm.Model`).
 
     With ``cache`` the result is kept in ``<llmbook cache>/results/`` under the sha256 of the
-    model file's sha256, the prompts, the answers and :data:`ANSWER_CACHE_FORMAT`, so a rebuild
-    reads it back instead of running the model again; any change to an input recomputes it.
+    model file's sha256, the library's source, the prompts, the answers and
+    :data:`ANSWER_CACHE_FORMAT`, so a rebuild reads it back instead of running the model again;
+    any change to an input or to the code recomputes it.
 
     The answer is tokenized on its own, so every prompt is scored on the same answer tokens and
     the scores of two templates can be compared item by item. The prompts' longest common
@@ -514,13 +528,14 @@ def greedy_replies(
 
 def _cache_path(model, kind: str, inputs, suffix: str):
     """``<llmbook cache>/results/{kind}-{hash}.{suffix}``, the hash of the model file's sha256,
-    each of ``inputs`` and :data:`ANSWER_CACHE_FORMAT`."""
+    the library's source digest, each of ``inputs`` and :data:`ANSWER_CACHE_FORMAT`."""
     import hashlib
 
     from llmbook import assets
 
     key = json.dumps(
-        [ANSWER_CACHE_FORMAT, assets.file_sha256(model.path), *inputs], ensure_ascii=False
+        [ANSWER_CACHE_FORMAT, assets.file_sha256(model.path), _library_digest(), *inputs],
+        ensure_ascii=False,
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return assets.cache_dir() / "results" / f"{kind}-{digest}.{suffix}"
