@@ -388,3 +388,15 @@ def test_peft_counts_dora_and_the_adapted_experts_of_a_mixture(capsys):
     code, _, err = run(capsys, "sft", "--model", "LLaMA-7B", "--examples", "10",
                        "--tokens-per-example", "10", "--experts", "all")  # fmt: skip
     assert code == 2 and "ignored with --method full" in err
+
+
+def test_sft_of_a_mixture_computes_with_its_active_parameters(capsys):
+    # Hunyuan-A13B: 80e9 parameters held, 13e9 used per token (models.csv, reported)
+    out = run_json(capsys, "sft", "--model", "Hunyuan-A13B", "--examples", "1000",
+                   "--tokens-per-example", "512", "--method", "qlora", "--targets", "q,v",
+                   "--chip", "H100 SXM")  # fmt: skip
+    assert out["active_params"] == 13e9 and out["params"] == 80e9
+    assert out["flops"] == pytest.approx(4 * 13e9 * 512_000)
+    dense = run_json(capsys, "sft", "--model", "LLaMA-7B", "--examples", "10",
+                     "--tokens-per-example", "10")  # fmt: skip
+    assert "active_params" not in dense

@@ -237,8 +237,14 @@ def cmd_sft(args) -> dict:
     if params is None:
         params = float(param_counts(shape)["total"])
     tokens = sft.sft_tokens(args.examples, args.tokens_per_example, args.epochs)
-    flops = sft.sft_flops(params, tokens, args.method)
+    # compute follows the parameters each token uses (a mixture of experts' active ones);
+    # memory below holds them all
+    active = row.get("active_params")
+    active = params if active is None or pd.isna(active) else float(active)
+    flops = sft.sft_flops(active, tokens, args.method)
     out: dict = {"model": name, "params": params, "method": args.method, "tokens": tokens}
+    if active != params:
+        out["active_params"] = active
     out["flops"] = flops
     chip = catalog.lookup("hardware", args.chip, _data(args))
     chip_name, peak, _ = _chip_peak(args.chip, _data(args))
