@@ -110,3 +110,16 @@ def test_dora_plan_adds_the_magnitudes_states(tables):
     assert ((dora["trainable"] - plain["trainable"])[lora_rows] == extra).all()
     gb = (dora["total_gb"] - plain["total_gb"])[lora_rows]
     assert gb.to_numpy() == pytest.approx([extra * memory.LORA_BYTES_PER_TRAINABLE / 1e9] * 2)
+
+
+def test_recompute_table_of_a_mixture_needs_and_passes_the_adapted_experts(tables):
+    models, shapes = tables
+    table = finetune_memory.recompute_table(
+        models, shapes, "Hunyuan-A13B", 2048, 1, rank=16, experts="shared"
+    )
+    plan = finetune_memory.method_plan(
+        models, shapes, ["Hunyuan-A13B"], 2048, 1, rank=16, experts="shared"
+    ).set_index("method")
+    assert table.loc["full", "qlora"] == plan.loc["qlora", "total_gb"]
+    with pytest.raises(NotImplementedError):
+        finetune_memory.recompute_table(models, shapes, "Hunyuan-A13B", 2048, 1, rank=16)

@@ -126,12 +126,15 @@ def recompute_table(
     batch: int,
     rank: int,
     targets: tuple[str, ...] = ALL_LINEAR,
+    experts: str | None = None,
 ) -> pd.DataFrame:
     """Total GB of full fine-tuning, LoRA and QLoRA of one model under each activation setting
     of :data:`RECOMPUTE_SETTINGS` (rows) -- the alternatives to :data:`DEFAULT_RECOMPUTE` side
-    by side, from the same :func:`method_plan`."""
+    by side, from the same :func:`method_plan` (``experts`` as there, for a mixture)."""
     rows = {}
     for setting in RECOMPUTE_SETTINGS:
-        plan = method_plan(models, shapes, [name], sequence, batch, rank, targets, setting)
+        plan = method_plan(
+            models, shapes, [name], sequence, batch, rank, targets, setting, experts=experts
+        )
         rows[setting] = plan.set_index("method")["total_gb"]
     return pd.DataFrame(rows).T.rename_axis("recompute")
