@@ -34,7 +34,12 @@ pytestmark = [pytest.mark.build, pytest.mark.slow]
 
 #: Pages that publish what the build machine measured (run times, tokens per second): they may
 #: differ between two executions of the same sources. Every other page must be byte-identical.
-MEASURED = ("book/appendix/build-status", "book/part2-peft/lora", "book/part4-decoding/cost")
+MEASURED = (
+    "book/appendix/build-status",
+    "book/part2-peft/lora",
+    "book/part2-peft/variants",
+    "book/part4-decoding/cost",
+)
 
 
 def differing_files(first: Path, second: Path) -> list[str]:

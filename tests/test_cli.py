@@ -363,3 +363,40 @@ def test_version_without_a_data_version_says_so(capsys, root, tmp_path, monkeypa
 def test_conflicting_or_ignored_flags_are_refused(capsys, argv, expected):
     code, _, err = run(capsys, *argv)
     assert code == 2 and expected in err
+
+
+def test_peft_counts_dora_and_the_adapted_experts_of_a_mixture(capsys):
+    plain = run_json(capsys, "peft", "lora", "--model", "LLaMA-7B", "--rank", "8",
+                     "--targets", "q,v")  # fmt: skip
+    dora = run_json(capsys, "peft", "lora", "--model", "LLaMA-7B", "--rank", "8",
+                    "--targets", "q,v", "--variant", "dora")  # fmt: skip
+    assert dora["trainable_params"] - plain["trainable_params"] == 32 * (4096 + 4096)
+    assert dora["variant"] == "dora" and "variant" not in plain
+    # Hunyuan-A13B: 64 routed + 1 shared expert of width 3072 in each of 32 layers
+    code, _, err = run(capsys, "peft", "lora", "--model", "Hunyuan-A13B", "--targets", "up")
+    assert code == 2 and "--experts" in err and "Traceback" not in err
+    shared = run_json(capsys, "peft", "lora", "--model", "Hunyuan-A13B", "--targets", "up",
+                      "--experts", "shared")  # fmt: skip
+    every = run_json(capsys, "peft", "lora", "--model", "Hunyuan-A13B", "--targets", "up",
+                     "--experts", "all")  # fmt: skip
+    assert shared["trainable_params"] == 32 * 1 * 8 * (4096 + 3072)
+    assert every["trainable_params"] == 65 * shared["trainable_params"]
+    qlora = run_json(capsys, "sft", "--model", "Hunyuan-A13B", "--examples", "1000",
+                     "--tokens-per-example", "512", "--method", "qlora", "--targets", "q,v,up",
+                     "--experts", "all", "--chip", "H100 SXM")  # fmt: skip
+    assert qlora["trainable_params"] > every["trainable_params"]
+    code, _, err = run(capsys, "sft", "--model", "LLaMA-7B", "--examples", "10",
+                       "--tokens-per-example", "10", "--experts", "all")  # fmt: skip
+    assert code == 2 and "ignored with --method full" in err
+
+
+def test_sft_of_a_mixture_computes_with_its_active_parameters(capsys):
+    # Hunyuan-A13B: 80e9 parameters held, 13e9 used per token (models.csv, reported)
+    out = run_json(capsys, "sft", "--model", "Hunyuan-A13B", "--examples", "1000",
+                   "--tokens-per-example", "512", "--method", "qlora", "--targets", "q,v",
+                   "--chip", "H100 SXM")  # fmt: skip
+    assert out["active_params"] == 13e9 and out["params"] == 80e9
+    assert out["flops"] == pytest.approx(4 * 13e9 * 512_000)
+    dense = run_json(capsys, "sft", "--model", "LLaMA-7B", "--examples", "10",
+                     "--tokens-per-example", "10")  # fmt: skip
+    assert "active_params" not in dense

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmbook import catalog, finetune_memory, memory, peft
+from llmbook import catalog, deployment, finetune_memory, memory, peft
 from llmbook.architecture import Shape
 
 
@@ -75,3 +75,51 @@ def test_recompute_table_sets_the_alternatives_side_by_side(tables):
             models, shapes, ["LLaMA-7B"], 2048, 1, rank=8, recompute=setting
         ).set_index("method")
         assert table.loc[setting, "lora"] == plan.loc["lora", "total_gb"]
+
+
+def test_moe_plan_holds_every_expert_and_adapts_the_chosen_ones(tables):
+    """Hunyuan-A13B (64 routed + 1 shared expert per layer): the frozen base holds every expert;
+    full fine-tuning keeps states for all of them; LoRA's states grow with the adapted experts."""
+    models, shapes = tables
+    shape = deployment.shape_of("Hunyuan-A13B", models, shapes)
+    plans = {
+        experts: finetune_memory.method_plan(
+            models, shapes, ["Hunyuan-A13B"], 2048, 1, rank=16, experts=experts
+        ).set_index("method")
+        for experts in ("none", "shared", "all")
+    }
+    attention = peft.lora_params(shape, 16, ("q", "k", "v", "o"))
+    assert plans["none"].loc["lora", "trainable"] == attention
+    one_expert = 16 * (2 * (4096 + 3072) + (3072 + 4096))  # gate, up, down of one expert
+    assert plans["shared"].loc["lora", "trainable"] == attention + 32 * one_expert
+    assert plans["all"].loc["lora", "trainable"] == attention + 32 * 65 * one_expert
+    for plan in plans.values():  # the base weights are the same whichever experts adapt
+        assert plan.loc["qlora", "weights_gb"] == plans["all"].loc["qlora", "weights_gb"]
+        assert plan.loc["full", "trainable"] == 80e9  # the reported total, every expert
+    with pytest.raises(NotImplementedError, match="experts"):
+        finetune_memory.method_plan(models, shapes, ["Hunyuan-A13B"], 2048, 1, rank=16)
+
+
+def test_dora_plan_adds_the_magnitudes_states(tables):
+    models, shapes = tables
+    plain = finetune_memory.method_plan(models, shapes, ["LLaMA-7B"], 512, 1, rank=8)
+    dora = finetune_memory.method_plan(models, shapes, ["LLaMA-7B"], 512, 1, rank=8,
+                                       variant="dora")  # fmt: skip
+    extra = 32 * (4 * 4096 + 2 * 11008 + 4096)  # one magnitude per output column, 7 targets
+    lora_rows = plain["method"] != "full"
+    assert ((dora["trainable"] - plain["trainable"])[lora_rows] == extra).all()
+    gb = (dora["total_gb"] - plain["total_gb"])[lora_rows]
+    assert gb.to_numpy() == pytest.approx([extra * memory.LORA_BYTES_PER_TRAINABLE / 1e9] * 2)
+
+
+def test_recompute_table_of_a_mixture_needs_and_passes_the_adapted_experts(tables):
+    models, shapes = tables
+    table = finetune_memory.recompute_table(
+        models, shapes, "Hunyuan-A13B", 2048, 1, rank=16, experts="shared"
+    )
+    plan = finetune_memory.method_plan(
+        models, shapes, ["Hunyuan-A13B"], 2048, 1, rank=16, experts="shared"
+    ).set_index("method")
+    assert table.loc["full", "qlora"] == plan.loc["qlora", "total_gb"]
+    with pytest.raises(NotImplementedError):
+        finetune_memory.recompute_table(models, shapes, "Hunyuan-A13B", 2048, 1, rank=16)

@@ -286,3 +286,23 @@ def test_evaluate_per_example_matches_one_example_at_a_time():
     n = [len(ex.ids) - ex.start for ex in examples]
     pooled = np.dot(together["example_loss"], n) / sum(n)
     assert together["loss"] == pytest.approx(pooled, rel=1e-10)
+
+
+def test_train_draws_exactly_the_batches_batch_indices_announces():
+    w = lora_train.tiny_weights()
+    examples = [lora_train.Example(np.array([2, 5, 7, 9, 11, 3, 4][: 5 + k % 3]), 3)
+                for k in range(7)]  # fmt: skip
+    steps, batch, seed = 5, 3, 4
+    batches = lora_train.batch_indices(len(examples), steps, batch, seed)
+    assert [len(b) for b in batches] == [batch] * steps
+    # the first permutation is used up before a second one starts
+    assert sorted(batches[0] + batches[1]) == sorted(set(batches[0] + batches[1]))
+    used = {i for b in batches for i in b}
+    states = [lora_train.prefix_states(w, ex.ids, 1) if i in used else None
+              for i, ex in enumerate(examples)]  # fmt: skip
+    lora = randomised_lora(w, [1, 2], ("q", "v"))
+    curve = lora_train.train(w, states, examples, 1, lora, steps, batch, 1e-3, seed=seed)
+    fresh = randomised_lora(w, [1, 2], ("q", "v"))
+    first = lora_train.loss_and_grads(w, [states[i] for i in batches[0]],
+                                      [examples[i] for i in batches[0]], 1, fresh)[0]  # fmt: skip
+    assert curve[0] == pytest.approx(first, rel=1e-12)

@@ -106,25 +106,29 @@ def _chip_peak(name: str, data: Path | None) -> tuple[str, float, str]:
     raise UsageError(f"{row['chip']}: the catalog has no 16-bit peak throughput for this chip")
 
 
-def _lora_targets(text: str, shape: Shape, rank: int) -> list[str]:
+def _lora_targets(text: str, shape: Shape, rank: int, experts: str | None = None) -> list[str]:
     """LoRA targets from "q,v": each once, at least one, ``rank`` within every matrix adapted.
 
     A rank above min(d_in, d_out) of a matrix adds parameters without adding rank (B·A cannot
-    exceed the smaller dimension), so it is refused rather than counted.
+    exceed the smaller dimension), so it is refused rather than counted. ``experts`` says which
+    experts of a mixture-of-experts model carry the feed-forward targets (--experts).
     """
     targets = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
     if not targets:
         raise UsageError(f"--targets names no matrix (got {text!r}); e.g. q,v")
     for target in targets:
         try:
-            d_in, d_out = peft.target_dims(shape, target)
+            matrices = peft.adapted_matrices(shape, [target], experts)
+        except NotImplementedError as error:
+            raise UsageError(f"{error} (--experts all|shared|none)") from None
         except ValueError as error:
             raise UsageError(str(error)) from None
-        if rank > min(d_in, d_out):
-            raise UsageError(
-                f"--rank {rank} exceeds the '{target}' matrix ({d_in} x {d_out}): "
-                f"at most {min(d_in, d_out)}"
-            )
+        for _, d_in, d_out, _ in matrices:
+            if rank > min(d_in, d_out):
+                raise UsageError(
+                    f"--rank {rank} exceeds the '{target}' matrix ({d_in} x {d_out}): "
+                    f"at most {min(d_in, d_out)}"
+                )
     return targets
 
 
@@ -204,9 +208,9 @@ def cmd_memory(args) -> dict:
 
 def cmd_peft(args) -> dict:
     name, shape = _shape(args.model, _data(args))
-    targets = _lora_targets(args.targets, shape, args.rank)
+    targets = _lora_targets(args.targets, shape, args.rank, args.experts)
     try:
-        trainable = peft.lora_params(shape, args.rank, targets)
+        trainable = peft.variant_params(shape, args.rank, targets, args.variant, args.experts)
     except (ValueError, NotImplementedError) as error:
         raise UsageError(str(error)) from None
     out = {
@@ -216,6 +220,10 @@ def cmd_peft(args) -> dict:
         "targets": targets,
         "trainable_params": trainable,
     }
+    if args.variant != "lora":
+        out["variant"] = args.variant
+    if args.experts is not None:
+        out["experts"] = args.experts
     if shape.vocab_size:  # the total needs the embedding size
         total = param_counts(shape)["total"]
         out |= {"total_params_from_shape": total, "trainable_fraction": trainable / total}
@@ -229,8 +237,14 @@ def cmd_sft(args) -> dict:
     if params is None:
         params = float(param_counts(shape)["total"])
     tokens = sft.sft_tokens(args.examples, args.tokens_per_example, args.epochs)
-    flops = sft.sft_flops(params, tokens, args.method)
+    # compute follows the parameters each token uses (a mixture of experts' active ones);
+    # memory below holds them all
+    active = row.get("active_params")
+    active = params if active is None or pd.isna(active) else float(active)
+    flops = sft.sft_flops(active, tokens, args.method)
     out: dict = {"model": name, "params": params, "method": args.method, "tokens": tokens}
+    if active != params:
+        out["active_params"] = active
     out["flops"] = flops
     chip = catalog.lookup("hardware", args.chip, _data(args))
     chip_name, peak, _ = _chip_peak(args.chip, _data(args))
@@ -241,10 +255,10 @@ def cmd_sft(args) -> dict:
         state = memory.training_state_bytes(params)
         gpus = sft.gpus_for_full_finetune(params, memory_gb)
     else:
-        targets = _lora_targets(args.targets, shape, args.rank)
+        targets = _lora_targets(args.targets, shape, args.rank, args.experts)
         try:
-            trainable = peft.lora_params(shape, args.rank, targets)
-        except ValueError as error:
+            trainable = peft.variant_params(shape, args.rank, targets, args.variant, args.experts)
+        except (ValueError, NotImplementedError) as error:
             raise UsageError(str(error)) from None
         state = memory.finetune_bytes(params, args.method, trainable=trainable)["total"]
         gpus = sft.gpus_to_hold(state, memory_gb)
@@ -491,6 +505,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="a model of architectures.csv")
     p.add_argument("--rank", type=positive_int, default=8)
     p.add_argument("--targets", default="q,v", help="comma-separated: q,k,v,o,gate,up,down")
+    p.add_argument("--variant", choices=peft.VARIANTS, default="lora", help="(lora)")
+    p.add_argument(
+        "--experts", choices=peft.EXPERT_CHOICES, default=None,
+        help="mixture of experts: which experts carry gate/up/down adapters",
+    )  # fmt: skip
     p.set_defaults(run=cmd_peft)
 
     p = command("sft", "supervised fine-tuning: FLOPs, GPUs to hold it, hours (no activations)")
@@ -501,6 +520,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["full", "lora", "qlora"], default="full")
     p.add_argument("--rank", type=positive_int, default=8, help="LoRA rank (8)")
     p.add_argument("--targets", default="q,v", help="LoRA targets (q,v)")
+    p.add_argument("--variant", choices=peft.VARIANTS, default="lora", help="LoRA variant (lora)")
+    p.add_argument(
+        "--experts", choices=peft.EXPERT_CHOICES, default=None,
+        help="mixture of experts: which experts carry gate/up/down adapters",
+    )  # fmt: skip
     p.add_argument("--chip", default="A100 80GB", help="a chip of hardware.csv (A100 80GB)")
     p.add_argument("--chips", type=positive_int, default=1, help="at least this many chips (1)")
     p.add_argument(
@@ -613,6 +637,8 @@ IGNORED_WITH = {
     "sft": [
         ("--targets", ("--method", "full"), "full fine-tuning trains every matrix"),
         ("--rank", ("--method", "full"), "full fine-tuning has no adapter rank"),
+        ("--variant", ("--method", "full"), "full fine-tuning has no adapter"),
+        ("--experts", ("--method", "full"), "full fine-tuning trains every expert"),
     ],
 }
 

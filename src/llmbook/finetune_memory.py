@@ -81,15 +81,23 @@ def method_plan(
     rank: int,
     targets: tuple[str, ...] = ALL_LINEAR,
     recompute: str = DEFAULT_RECOMPUTE,
+    experts: str | None = None,
+    variant: str = "lora",
 ) -> pd.DataFrame:
     """One row per (model, method) for full fine-tuning, LoRA (bf16 frozen base) and QLoRA
     (NF4 + double quantisation base): trainable parameters and GB by part
-    (:func:`llmbook.memory.finetune_bytes`) with activations at ``recompute``."""
+    (:func:`llmbook.memory.finetune_bytes`) with activations at ``recompute``.
+
+    ``variant`` is the adapter (:func:`llmbook.peft.variant_params`: DoRA adds its magnitudes).
+    For a mixture-of-experts model ``experts`` says which experts carry adapters on the
+    feed-forward targets (:func:`llmbook.peft.adapted_matrices`). Full fine-tuning holds
+    gradients and Adam states for every parameter, every expert included: any expert that a
+    token of the batch is routed to has a gradient, so the optimiser keeps states for all."""
     rows = []
     for name in names:
         params, _ = deployment.params_of(name, models, shapes)
         shape = deployment.shape_of(name, models, shapes)
-        trainable = peft.lora_params(shape, rank, lora_targets(shape, targets))
+        trainable = peft.variant_params(shape, rank, lora_targets(shape, targets), variant, experts)
         acts = memory.activation_bytes(shape, sequence, batch, recompute)
         for method in ("full", "lora", "qlora"):
             parts = memory.finetune_bytes(
@@ -118,12 +126,15 @@ def recompute_table(
     batch: int,
     rank: int,
     targets: tuple[str, ...] = ALL_LINEAR,
+    experts: str | None = None,
 ) -> pd.DataFrame:
     """Total GB of full fine-tuning, LoRA and QLoRA of one model under each activation setting
     of :data:`RECOMPUTE_SETTINGS` (rows) -- the alternatives to :data:`DEFAULT_RECOMPUTE` side
-    by side, from the same :func:`method_plan`."""
+    by side, from the same :func:`method_plan` (``experts`` as there, for a mixture)."""
     rows = {}
     for setting in RECOMPUTE_SETTINGS:
-        plan = method_plan(models, shapes, [name], sequence, batch, rank, targets, setting)
+        plan = method_plan(
+            models, shapes, [name], sequence, batch, rank, targets, setting, experts=experts
+        )
         rows[setting] = plan.set_index("method")["total_gb"]
     return pd.DataFrame(rows).T.rename_axis("recompute")

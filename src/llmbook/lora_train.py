@@ -572,6 +572,21 @@ class Adam:
             p -= (lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(p.dtype)
 
 
+def batch_indices(n_examples: int, steps: int, batch: int, seed: int = 0) -> list[list[int]]:
+    """The examples :func:`train` draws at each step: ``batch`` at a time from a permutation
+    of the ``n_examples``, a new permutation (from ``seed``) whenever too few remain. Known in
+    advance, so that a caller can compute the prefix states of only the examples a run uses."""
+    rng = np.random.default_rng(seed)
+    order: list[int] = []
+    out = []
+    for _ in range(steps):
+        if len(order) < batch:
+            order += [int(i) for i in rng.permutation(n_examples)]
+        out.append(order[:batch])
+        order = order[batch:]
+    return out
+
+
 def train(
     weights: Weights,
     train_states: list[np.ndarray],
@@ -592,15 +607,10 @@ def train(
     trains with ``lr · lr_ratio_b``, ``A`` (and DoRA's magnitude) with ``lr``."""
     if lr_ratio_b <= 0:
         raise ValueError(f"lr_ratio_b must be positive, got {lr_ratio_b}")
-    rng = np.random.default_rng(seed)
     params = lora.params()
     opt = Adam(lr=lr, lr_multipliers={k: lr_ratio_b for k in params if k.startswith("B/")})
-    order: list[int] = []
     losses = []
-    for _ in range(steps):
-        if len(order) < batch:
-            order += list(rng.permutation(len(train_examples)))
-        idx, order = order[:batch], order[batch:]
+    for idx in batch_indices(len(train_examples), steps, batch, seed):
         loss, grads, _ = loss_and_grads(
             weights,
             [train_states[i] for i in idx],
