@@ -393,3 +393,18 @@ def test_searches_run_together_give_the_same_results():
     ]
     assert [r.tokens for r in together[2:]] == [r.tokens for r in alone_cs]
     assert m.steps <= 5  # one batched call per step for all four searches
+
+
+def test_sample_rows_stops_a_row_once_until_holds():
+    # Greedy from 0 writes 1 0 1 0 ...; "until" the sequence 1 0 1 stops that row after three
+    # tokens (the completing token kept), while a row without the pattern runs to max_tokens.
+    m = loop_model()
+    root = m.prefill([0])
+    greedy = dec.Settings(greedy=True)
+    (full,) = dec.sample_rows(m, [dec.Row(root, greedy)], 6)
+    (cut,) = dec.sample_rows(m, [dec.Row(root, greedy)], 6, until=lambda t: t[-3:] == [1, 0, 1])
+    assert full.tokens == [1, 0, 1, 0, 1, 0] and not full.stopped
+    assert cut.tokens == [1, 0, 1] and cut.stopped
+    m.rows = 0
+    never = dec.sample_rows(m, [dec.Row(root, greedy)], 6, until=lambda t: 3 in t)
+    assert never[0].tokens == full.tokens and m.rows == 5

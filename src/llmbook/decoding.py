@@ -331,12 +331,18 @@ class Row:
 
 
 def sample_rows(
-    model: Stepper, rows: Sequence[Row], max_tokens: int, stop_ids: frozenset[int] = frozenset()
+    model: Stepper,
+    rows: Sequence[Row],
+    max_tokens: int,
+    stop_ids: frozenset[int] = frozenset(),
+    until: Callable[[list[int]], bool] | None = None,
 ) -> list[Result]:
     """Decode every row, each with its own prompt, strategy and generator, stepping all the
-    live rows as one batch. A row stops at a token in ``stop_ids`` or after ``max_tokens``
-    tokens. Penalties see the row's prompt and generated tokens (or only the generated ones if
-    its ``penalise_prompt`` is False)."""
+    live rows as one batch. A row stops at a token in ``stop_ids``, once ``until`` (if given)
+    is true of its generated tokens (a stop sequence, as a harness's ``until`` strings: the
+    token that completes it is kept), or after ``max_tokens`` tokens. Penalties see the row's
+    prompt and generated tokens (or only the generated ones if its ``penalise_prompt`` is
+    False)."""
     states = [model.fork(r.root) for r in rows]
     rngs = [
         None if r.settings.greedy else np.random.default_rng(np.atleast_1d(r.seed).tolist())
@@ -367,8 +373,9 @@ def sample_rows(
                 r.stopped = True
             else:
                 r.tokens.append(token)
+                r.stopped = until is not None and until(r.tokens)
             tokens.append(token)
-        still = [(i, t) for i, t in zip(active, tokens, strict=True) if t not in stop_ids]
+        still = [(i, t) for i, t in zip(active, tokens, strict=True) if not results[i].stopped]
         if not still or step == max_tokens - 1:
             break
         active = [i for i, _ in still]
