@@ -408,3 +408,12 @@ def test_sample_rows_stops_a_row_once_until_holds():
     m.rows = 0
     never = dec.sample_rows(m, [dec.Row(root, greedy)], 6, until=lambda t: 3 in t)
     assert never[0].tokens == full.tokens and m.rows == 5
+
+
+def test_extend_a_shared_prompt_equals_prefilling_the_whole(smol):
+    root = smol.prefill([1, 504, 3458])
+    grown = smol.extend(root, [282, 1345])
+    whole = smol.prefill([1, 504, 3458, 282, 1345])
+    np.testing.assert_allclose(grown.logits, whole.logits, atol=2e-3, rtol=1e-3)
+    assert grown.ids == whole.ids and grown.prompt_length == 5 and grown.hiddens.shape[0] == 5
+    assert root.cache.length == 3 and root.ids == [1, 504, 3458]  # the root is not consumed

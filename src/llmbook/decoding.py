@@ -640,6 +640,16 @@ class SmolLM:
         logits = self.model.head(hiddens[-1])
         return State(list(ids), cache, logits, hiddens, prompt_length=len(ids))
 
+    def extend(self, state: State, ids: Sequence[int]) -> State:
+        """A new state: ``state`` (forked, not consumed) continued by ``ids`` in one forward
+        pass, as a prompt that shares its beginning with others (solved examples) is prefilled
+        once for all of them."""
+        new = self.fork(state)
+        hiddens = self.model.hidden(list(ids), new.cache)
+        ids_ = new.ids + list(ids)
+        return State(ids_, new.cache, self.model.head(hiddens[-1]),
+                     np.concatenate([state.hiddens, hiddens]), prompt_length=len(ids_))  # fmt: skip
+
     def fork(self, state: State) -> State:
         src = state.cache
         cache = self._smollm.KVCache(self.config, capacity=max(src.length + 64, 64))
