@@ -311,7 +311,8 @@ def masked_hidden(
     group = cfg.n_head // cfg.n_kv_head
     cos, sin = rope_angles(positions, cfg.rope_dim, cfg.rope_base)
     P = 0 if past is None else past.length
-    blocked = ~np.concatenate([np.ones((T, P), dtype=bool), mask], axis=1)  # (T, P + T)
+    visible = np.concatenate([np.ones((T, P), dtype=bool), mask], axis=1)  # (T, P + T)
+    bias = np.where(visible, np.float32(0), np.float32(-np.inf))  # added to every head's scores
     x = w.tok_emb[ids]
     for i, layer in enumerate(w.layers):
         h = rms_norm(x, layer.attn_norm, cfg.rms_eps)
@@ -325,7 +326,7 @@ def masked_hidden(
             values = np.concatenate([past.v[i][:, :P], values], axis=1)
         qg = q.reshape(T, cfg.n_kv_head, group, hd).transpose(1, 2, 0, 3)  # (kv, g, T, hd)
         scores = qg @ keys.transpose(0, 2, 1)[:, None] / np.float32(np.sqrt(hd))  # (kv,g,T,P+T)
-        scores[..., blocked] = -np.inf
+        scores += bias
         out = softmax(scores) @ values[:, None]  # (kv, g, T, hd)
         x = x + out.transpose(2, 0, 1, 3).reshape(T, n_q) @ layer.wo
         h = rms_norm(x, layer.ffn_norm, cfg.rms_eps)
@@ -529,7 +530,7 @@ def chat_letter_prompt(question: str, choices: Sequence[str]) -> str:
     return chat_prompt([{"role": "user", "content": content}])
 
 
-def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_tokens: int = 512):
+def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_tokens: int = 256):
     """For each prompt, the log-probabilities of the four letter tokens next (``" A"`` if
     ``space``, else ``"A"``) and the single most probable next token, as text. Prompts are
     packed into few forward passes (:func:`score_segments`). Returns ``(logprobs (n, 4),
@@ -543,7 +544,7 @@ def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_token
 
 
 def next_letter_shared(
-    model, prefix: str, suffixes: Sequence[str], space: bool = True, max_row_tokens: int = 512
+    model, prefix: str, suffixes: Sequence[str], space: bool = True, max_row_tokens: int = 256
 ):
     """:func:`next_letter` for prompts ``prefix + suffix`` that share a long ``prefix`` (few-shot
     examples, a chat template's system turn): the prefix is run once and its KV cache is seen
