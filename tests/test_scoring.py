@@ -200,3 +200,13 @@ def test_score_segments_after_a_shared_cache_equal_full_passes(model):
     assert np.allclose(got[0].continuation_logprobs[0], want, atol=2e-3)
     alone = scoring.log_softmax(model.logits(head + tails[1])[-1])
     assert np.allclose(got[1].next_logprobs, alone, atol=2e-3)
+
+
+def test_shared_prefix_cuts_before_a_blank_line_or_after_the_user_tag():
+    shots = "Q1?\nA. p\nAnswer: A\n\nQ2?\nA. q\nAnswer: B"
+    texts = [f"{shots}\n\nWhat is 2?\nAnswer:", f"{shots}\n\nWhich one?\nAnswer:"]
+    assert scoring.shared_prefix(texts) == shots
+    chat = [scoring.chat_letter_prompt(q, ["w", "x", "y", "z"]) for q in ["Q?", "R?"]]
+    assert scoring.shared_prefix(chat).endswith("<|im_start|>user")
+    assert scoring.shared_prefix(["abc", "abd"]) == ""
+    assert scoring.shared_prefix(["same\n\ntext", "same\n\ntext"]) == "same"

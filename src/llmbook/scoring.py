@@ -543,6 +543,18 @@ def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_token
     return logprobs, greedy
 
 
+def shared_prefix(texts: Sequence[str]) -> str:
+    """The longest common beginning of ``texts``, cut where no token can span the cut: before
+    its last blank line (solved examples end there) or right after a chat template's
+    ``<|im_start|>user`` tag, whichever comes later; ``""`` if neither occurs."""
+    first = texts[0]
+    columns = enumerate(zip(*texts, strict=False))  # stops at the shortest text
+    common = next((first[:k] for k, chars in columns if len(set(chars)) > 1), min(texts, key=len))
+    user = common.rfind("<|im_start|>user\n")
+    cut = max(common.rfind("\n\n"), user + len("<|im_start|>user") if user >= 0 else -1)
+    return common[: max(cut, 0)]
+
+
 def next_letter_shared(
     model, prefix: str, suffixes: Sequence[str], space: bool = True, max_row_tokens: int = 256
 ):
