@@ -393,3 +393,48 @@ def test_searches_run_together_give_the_same_results():
     ]
     assert [r.tokens for r in together[2:]] == [r.tokens for r in alone_cs]
     assert m.steps <= 5  # one batched call per step for all four searches
+
+
+def test_sample_rows_stops_a_row_once_until_holds():
+    # Greedy from 0 writes 1 0 1 0 ...; "until" the sequence 1 0 1 stops that row after three
+    # tokens (the completing token kept), while a row without the pattern runs to max_tokens.
+    m = loop_model()
+    root = m.prefill([0])
+    greedy = dec.Settings(greedy=True)
+    (full,) = dec.sample_rows(m, [dec.Row(root, greedy)], 6)
+    (cut,) = dec.sample_rows(m, [dec.Row(root, greedy)], 6, until=lambda t: t[-3:] == [1, 0, 1])
+    assert full.tokens == [1, 0, 1, 0, 1, 0] and not full.stopped
+    assert cut.tokens == [1, 0, 1] and cut.stopped
+    m.rows = 0
+    never = dec.sample_rows(m, [dec.Row(root, greedy)], 6, until=lambda t: 3 in t)
+    assert never[0].tokens == full.tokens and m.rows == 5
+
+
+def test_extend_a_shared_prompt_equals_prefilling_the_whole(smol):
+    root = smol.prefill([1, 504, 3458])
+    grown = smol.extend(root, [282, 1345])
+    whole = smol.prefill([1, 504, 3458, 282, 1345])
+    np.testing.assert_allclose(grown.logits, whole.logits, atol=2e-3, rtol=1e-3)
+    assert grown.ids == whole.ids and grown.prompt_length == 5 and grown.hiddens.shape[0] == 5
+    assert root.cache.length == 3 and root.ids == [1, 504, 3458]  # the root is not consumed
+
+
+def test_batched_attention_equal_and_ragged_lengths_match_single_row_attention():
+    from llmbook import smollm
+
+    rng = np.random.default_rng(0)
+    n_head, n_kv, hd = 6, 2, 8
+    lengths = [5, 5, 7]
+    keys = [
+        (rng.standard_normal((n_kv, n, hd), dtype=np.float32),
+         rng.standard_normal((n_kv, n, hd), dtype=np.float32))
+        for n in lengths
+    ]  # fmt: skip
+    q = rng.standard_normal((3, n_head, hd), dtype=np.float32)
+    equal = dec.batched_attention(q[:2], keys[:2], np.array(lengths[:2]))  # no padding
+    ragged = dec.batched_attention(q, keys, np.array(lengths))  # padded to 7
+    for b, (k, v) in enumerate(keys):
+        one = smollm.attention(q[b][None], k, v, start=lengths[b] - 1)[0]
+        np.testing.assert_allclose(ragged[b], one, rtol=1e-6, atol=1e-6)
+        if b < 2:
+            np.testing.assert_allclose(equal[b], one, rtol=1e-6, atol=1e-6)

@@ -182,3 +182,31 @@ def test_next_letter_shared_prefix_matches_packed_scoring(model):
     lp_packed, greedy_packed = scoring.next_letter(model, full)
     assert np.allclose(lp_shared, lp_packed, atol=2e-3)
     assert greedy_shared == greedy_packed
+
+
+def test_score_segments_after_a_shared_cache_equal_full_passes(model):
+    # Segments that continue a cached beginning score as the whole text does in one pass, and
+    # the cache is left as it was (several calls may share it).
+    head = scoring.encode(model, "Question: What is the capital of Japan?")
+    tails = [scoring.encode(model, t) for t in ["\nAnswer: Tokyo", "\nAnswer: the city of Kyoto"]]
+    cache = model.new_cache()
+    model.hidden(head, cache)
+    length = cache.length
+    segs = [scoring.Segment(tails[0][:2], [tails[0][2:]]), scoring.Segment(tails[1], [])]
+    got = scoring.score_segments(model, segs, max_row_tokens=1000, past=cache)
+    assert cache.length == length
+    full = model.logits(head + tails[0])
+    want = scoring.target_logprobs(full[len(head) + 1 : -1], tails[0][2:])
+    assert np.allclose(got[0].continuation_logprobs[0], want, atol=2e-3)
+    alone = scoring.log_softmax(model.logits(head + tails[1])[-1])
+    assert np.allclose(got[1].next_logprobs, alone, atol=2e-3)
+
+
+def test_shared_prefix_cuts_before_a_blank_line_or_after_the_user_tag():
+    shots = "Q1?\nA. p\nAnswer: A\n\nQ2?\nA. q\nAnswer: B"
+    texts = [f"{shots}\n\nWhat is 2?\nAnswer:", f"{shots}\n\nWhich one?\nAnswer:"]
+    assert scoring.shared_prefix(texts) == shots
+    chat = [scoring.chat_letter_prompt(q, ["w", "x", "y", "z"]) for q in ["Q?", "R?"]]
+    assert scoring.shared_prefix(chat).endswith("<|im_start|>user")
+    assert scoring.shared_prefix(["abc", "abd"]) == ""
+    assert scoring.shared_prefix(["same\n\ntext", "same\n\ntext"]) == "same"

@@ -331,12 +331,18 @@ class Row:
 
 
 def sample_rows(
-    model: Stepper, rows: Sequence[Row], max_tokens: int, stop_ids: frozenset[int] = frozenset()
+    model: Stepper,
+    rows: Sequence[Row],
+    max_tokens: int,
+    stop_ids: frozenset[int] = frozenset(),
+    until: Callable[[list[int]], bool] | None = None,
 ) -> list[Result]:
     """Decode every row, each with its own prompt, strategy and generator, stepping all the
-    live rows as one batch. A row stops at a token in ``stop_ids`` or after ``max_tokens``
-    tokens. Penalties see the row's prompt and generated tokens (or only the generated ones if
-    its ``penalise_prompt`` is False)."""
+    live rows as one batch. A row stops at a token in ``stop_ids``, once ``until`` (if given)
+    is true of its generated tokens (a stop sequence, as a harness's ``until`` strings: the
+    token that completes it is kept), or after ``max_tokens`` tokens. Penalties see the row's
+    prompt and generated tokens (or only the generated ones if its ``penalise_prompt`` is
+    False)."""
     states = [model.fork(r.root) for r in rows]
     rngs = [
         None if r.settings.greedy else np.random.default_rng(np.atleast_1d(r.seed).tolist())
@@ -367,8 +373,9 @@ def sample_rows(
                 r.stopped = True
             else:
                 r.tokens.append(token)
+                r.stopped = until is not None and until(r.tokens)
             tokens.append(token)
-        still = [(i, t) for i, t in zip(active, tokens, strict=True) if t not in stop_ids]
+        still = [(i, t) for i, t in zip(active, tokens, strict=True) if not results[i].stopped]
         if not still or step == max_tokens - 1:
             break
         active = [i for i, _ in still]
@@ -633,6 +640,16 @@ class SmolLM:
         logits = self.model.head(hiddens[-1])
         return State(list(ids), cache, logits, hiddens, prompt_length=len(ids))
 
+    def extend(self, state: State, ids: Sequence[int]) -> State:
+        """A new state: ``state`` (forked, not consumed) continued by ``ids`` in one forward
+        pass, as a prompt that shares its beginning with others (solved examples) is prefilled
+        once for all of them."""
+        new = self.fork(state)
+        hiddens = self.model.hidden(list(ids), new.cache)
+        ids_ = new.ids + list(ids)
+        return State(ids_, new.cache, self.model.head(hiddens[-1]),
+                     np.concatenate([state.hiddens, hiddens]), prompt_length=len(ids_))  # fmt: skip
+
     def fork(self, state: State) -> State:
         src = state.cache
         cache = self._smollm.KVCache(self.config, capacity=max(src.length + 64, 64))
@@ -694,11 +711,15 @@ def batched_attention(
     B, n_head, hd = q.shape
     n_kv = keys[0][0].shape[0]
     group, S = n_head // n_kv, int(lengths.max())
-    K = np.zeros((B, n_kv, S, hd))
-    V = np.zeros((B, n_kv, S, hd))
-    for b, (k, v) in enumerate(keys):
-        K[b, :, : k.shape[1]] = k
-        V[b, :, : v.shape[1]] = v
+    if (lengths == S).all():  # no padding (rows that started from equal-length prompts)
+        K = np.stack([k for k, _ in keys]).astype(np.float64)
+        V = np.stack([v for _, v in keys]).astype(np.float64)
+    else:
+        K = np.zeros((B, n_kv, S, hd))
+        V = np.zeros((B, n_kv, S, hd))
+        for b, (k, v) in enumerate(keys):
+            K[b, :, : k.shape[1]] = k
+            V[b, :, : v.shape[1]] = v
     qg = q.astype(np.float64).reshape(B, n_kv, group, hd)
     scores = qg @ K.transpose(0, 1, 3, 2) / np.sqrt(hd)  # (B, n_kv, group, S)
     padding = np.arange(S)[None, :] >= lengths[:, None]  # (B, S)

@@ -293,10 +293,16 @@ def pack(segments: Sequence[Segment]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return np.array(ids, dtype=np.int64), np.array(positions), mask, layout
 
 
-def masked_hidden(model, ids: np.ndarray, positions: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def masked_hidden(
+    model, ids: np.ndarray, positions: np.ndarray, mask: np.ndarray, past=None
+) -> np.ndarray:
     """Final-norm hidden states ``(T, d)`` of a packed sequence: the forward pass of
     :meth:`llmbook.smollm.Model.hidden` with explicit rotary positions and attention mask
-    (float32 attention)."""
+    (float32 attention).
+
+    ``past``, a :class:`llmbook.smollm.KVCache` of a shared beginning (solved examples, a
+    system turn), is visible to every token on top of ``mask``; the caller counts
+    ``positions`` on from its length. The cache is read, not extended."""
     from llmbook.smollm import apply_rope, rms_norm, rope_angles, silu, softmax
 
     cfg, w = model.config, model.weights
@@ -304,18 +310,24 @@ def masked_hidden(model, ids: np.ndarray, positions: np.ndarray, mask: np.ndarra
     n_q, n_kv = cfg.n_head * hd, cfg.n_kv_head * hd
     group = cfg.n_head // cfg.n_kv_head
     cos, sin = rope_angles(positions, cfg.rope_dim, cfg.rope_base)
-    blocked = ~mask
+    P = 0 if past is None else past.length
+    visible = np.concatenate([np.ones((T, P), dtype=bool), mask], axis=1)  # (T, P + T)
+    bias = np.where(visible, np.float32(0), np.float32(-np.inf))  # added to every head's scores
     x = w.tok_emb[ids]
-    for layer in w.layers:
+    for i, layer in enumerate(w.layers):
         h = rms_norm(x, layer.attn_norm, cfg.rms_eps)
         qkv = h @ layer.wqkv
         q = apply_rope(qkv[:, :n_q].reshape(T, cfg.n_head, hd), cos, sin, model.rope)
         k = apply_rope(qkv[:, n_q : n_q + n_kv].reshape(T, cfg.n_kv_head, hd), cos, sin, model.rope)
         v = qkv[:, n_q + n_kv :].reshape(T, cfg.n_kv_head, hd)
+        keys, values = k.transpose(1, 0, 2), v.transpose(1, 0, 2)  # (kv, T, hd)
+        if P:
+            keys = np.concatenate([past.k[i][:, :P], keys], axis=1)  # (kv, P + T, hd)
+            values = np.concatenate([past.v[i][:, :P], values], axis=1)
         qg = q.reshape(T, cfg.n_kv_head, group, hd).transpose(1, 2, 0, 3)  # (kv, g, T, hd)
-        scores = qg @ k.transpose(1, 2, 0)[:, None] / np.float32(np.sqrt(hd))  # (kv, g, T, T)
-        scores[..., blocked] = -np.inf
-        out = softmax(scores) @ v.transpose(1, 0, 2)[:, None]  # (kv, g, T, hd)
+        scores = qg @ keys.transpose(0, 2, 1)[:, None] / np.float32(np.sqrt(hd))  # (kv,g,T,P+T)
+        scores += bias
+        out = softmax(scores) @ values[:, None]  # (kv, g, T, hd)
         x = x + out.transpose(2, 0, 1, 3).reshape(T, n_q) @ layer.wo
         h = rms_norm(x, layer.ffn_norm, cfg.rms_eps)
         gate, up = np.split(h @ layer.w_gate_up, 2, axis=-1)
@@ -324,10 +336,13 @@ def masked_hidden(model, ids: np.ndarray, positions: np.ndarray, mask: np.ndarra
 
 
 def score_segments(
-    model, segments: Sequence[Segment], max_row_tokens: int = 256
+    model, segments: Sequence[Segment], max_row_tokens: int = 256, past=None
 ) -> list[SegmentScores]:
     """Score many segments in few forward passes: segments are packed, in order, into rows of at
-    most ``max_row_tokens`` tokens (a longer segment gets a row of its own)."""
+    most ``max_row_tokens`` tokens (a longer segment gets a row of its own).
+
+    With ``past`` (a :class:`llmbook.smollm.KVCache`), every segment continues the text held in
+    that cache, which is computed once for all of them (:func:`masked_hidden`)."""
     rows: list[list[int]] = [[]]
     size = 0
     for i, seg in enumerate(segments):
@@ -339,7 +354,8 @@ def score_segments(
     results: dict[int, SegmentScores] = {}
     for row in rows:
         ids, positions, mask, layout = pack([segments[i] for i in row])
-        hidden = masked_hidden(model, ids, positions, mask)
+        offset = 0 if past is None else past.length
+        hidden = masked_hidden(model, ids, positions + offset, mask, past)
         # One output-head product for every position whose prediction is needed: each prefix's
         # last token, and for token t of a continuation the position before it.
         wanted, targets = [], []
@@ -514,7 +530,7 @@ def chat_letter_prompt(question: str, choices: Sequence[str]) -> str:
     return chat_prompt([{"role": "user", "content": content}])
 
 
-def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_tokens: int = 512):
+def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_tokens: int = 256):
     """For each prompt, the log-probabilities of the four letter tokens next (``" A"`` if
     ``space``, else ``"A"``) and the single most probable next token, as text. Prompts are
     packed into few forward passes (:func:`score_segments`). Returns ``(logprobs (n, 4),
@@ -527,15 +543,27 @@ def next_letter(model, prompts: Sequence[str], space: bool = True, max_row_token
     return logprobs, greedy
 
 
-def next_letter_shared(model, prefix: str, suffixes: Sequence[str], space: bool = True):
-    """:func:`next_letter` for prompts ``prefix + suffix`` that share a long ``prefix`` (few-shot
-    examples, a chat template's system turn): the prefix is run once, its cache forked for every
-    suffix, and the suffixes are stepped together one token at a time as one batch
-    (:class:`llmbook.decoding.SmolLM`). Control tokens written in the text (``<|im_start|>``)
-    become their ids. Raises if a suffix's tokens would merge across the boundary."""
-    from llmbook.decoding import SmolLM
+def shared_prefix(texts: Sequence[str]) -> str:
+    """The longest common beginning of ``texts``, cut where no token can span the cut: before
+    its last blank line (solved examples end there) or right after a chat template's
+    ``<|im_start|>user`` tag, whichever comes later; ``""`` if neither occurs."""
+    first = texts[0]
+    columns = enumerate(zip(*texts, strict=False))  # stops at the shortest text
+    common = next((first[:k] for k, chars in columns if len(set(chars)) > 1), min(texts, key=len))
+    user = common.rfind("<|im_start|>user\n")
+    cut = max(common.rfind("\n\n"), user + len("<|im_start|>user") if user >= 0 else -1)
+    return common[: max(cut, 0)]
 
-    lm = SmolLM(model)
+
+def next_letter_shared(
+    model, prefix: str, suffixes: Sequence[str], space: bool = True, max_row_tokens: int = 256
+):
+    """:func:`next_letter` for prompts ``prefix + suffix`` that share a long ``prefix`` (few-shot
+    examples, a chat template's system turn): the prefix is run once and its KV cache is seen
+    by every suffix, and the suffixes are packed into few forward passes
+    (:func:`score_segments` with ``past``). Control tokens written in the text
+    (``<|im_start|>``) become their ids. Raises if a suffix's tokens would merge across the
+    boundary."""
     head = model.encode(prefix)
     tails = []
     for suffix in suffixes:
@@ -543,17 +571,13 @@ def next_letter_shared(model, prefix: str, suffixes: Sequence[str], space: bool 
         if full[: len(head)] != head or len(full) == len(head):
             raise ValueError(f"tokens merge across the prefix boundary for suffix {suffix[:30]!r}")
         tails.append(full[len(head) :])
-    root = lm.prefill(head)
-    states = [lm.fork(root) for _ in tails]
-    for t in range(max(len(x) for x in tails)):
-        live = [i for i, x in enumerate(tails) if len(x) > t]
-        stepped = lm.step([states[i] for i in live], [tails[i][t] for i in live])
-        for i, st in zip(live, stepped, strict=True):
-            states[i] = st
+    cache = model.new_cache()
+    model.hidden(head, cache)
+    scored = score_segments(model, [Segment(t, []) for t in tails], max_row_tokens, past=cache)
     ids = letter_token_ids(model, len(LETTERS), "en" if space else "zh")
-    lps = [log_softmax(st.logits) for st in states]
-    greedy = [model.decode([int(np.argmax(lp))]) for lp in lps]
-    return np.array([lp[ids] for lp in lps], dtype=np.float64), greedy
+    logprobs = np.array([r.next_logprobs[ids] for r in scored], dtype=np.float64)
+    greedy = [model.decode([int(np.argmax(r.next_logprobs))]) for r in scored]
+    return logprobs, greedy
 
 
 # ----------------------------------------------------------------------------------------------
