@@ -172,9 +172,9 @@ def test_every_mapped_tokenizer_exists_and_every_mapped_model_is_in_the_catalog(
         assert name in tokenizers.ASSETS, name
 
 
-def test_only_size_is_on_a_log_scale_and_every_absolute_scale_is_bounded():
+def test_only_counts_are_on_a_log_scale_and_every_absolute_scale_is_bounded():
     logs = {c.name for c in decision.CRITERIA if c.log}
-    assert logs == {"params"}
+    assert logs == {"params", "zh_tokens"}
     for c in decision.CRITERIA:
         assert c.better in ("higher", "lower"), c
         if c.bounds is not None:
@@ -199,7 +199,7 @@ def test_rankable_keeps_candidates_with_enough_measured_criteria():
     norm = pd.DataFrame(
         {
             "zh_tokens_per_char": [0.5, np.nan, np.nan],
-            "zh_share": [np.nan, np.nan, 0.2],
+            "zh_tokens": [np.nan, np.nan, 0.2],
             "params": [0.1, 0.9, 0.5],
             "serve_share": [1.0, 1.0, 1.0],
             "licence": [0.5, 1.0, 0.75],
@@ -240,3 +240,18 @@ def test_self_reported_scores_are_flagged_from_the_models_own_sources():
     assert not decision.self_reported("Meta-Llama-3-8B", "yang2024qwen2", models)
     assert not decision.self_reported("GLM-130B", "hkustnlp2023ceval", models)  # C-Eval's authors
     assert not decision.self_reported("GLM-130B", "", models)
+
+
+def test_chinese_tokens_not_the_share_reward_chinese_data():
+    """GLM-130B's 200B Chinese tokens are counted as such; a Chinese-only model whose training
+    tokens are unpublished has an unknown count, not the best one (a share of 1 alone would
+    have ranked it above every bilingual model)."""
+    models, languages = catalog.load("models"), catalog.load("pretraining_languages")
+    glm, basis = decision.zh_tokens("GLM-130B", models, languages)
+    assert glm == pytest.approx(200e9) and basis.startswith("token split")
+    assert decision.zh_share("Wenzhong2.0-GPT2-3.5B", models, languages)[0] == 1.0
+    assert math.isnan(decision.zh_tokens("Wenzhong2.0-GPT2-3.5B", models, languages)[0])
+    bloom, basis = decision.zh_tokens("BLOOM-176B", models, languages)
+    share = decision.zh_share("BLOOM-176B", models, languages)[0]
+    tokens = float(models.set_index("model").loc["BLOOM-176B", "train_tokens"])
+    assert bloom == pytest.approx(share * tokens) and "training tokens" in basis

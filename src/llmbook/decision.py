@@ -85,7 +85,10 @@ class Criterion:
 
 CRITERIA: tuple[Criterion, ...] = (
     Criterion("zh_tokens_per_char", "Chinese tokenizer cost", "lower", unit="tokens per character"),
-    Criterion("zh_share", "Chinese share of pre-training", "higher", unit="share", bounds=(0, 1)),
+    # Chinese tokens seen in pre-training (share × training tokens), not the share alone: a share
+    # rewards a small monolingual corpus over a large bilingual one (a model trained on little
+    # Chinese text only would beat GLM-130B's 200B Chinese tokens). Unknown if either is unknown.
+    Criterion("zh_tokens", "Chinese tokens in pre-training", "higher", log=True, unit="tokens"),
     Criterion("params", "Size", "higher", log=True, unit="parameters"),
     Criterion("serve_share", "GPU sets that can serve it", "higher", unit="share", bounds=(0, 1)),
     Criterion("licence", "Licence and open weights", "higher", unit="score", bounds=(0.0, 1.0)),
@@ -120,6 +123,23 @@ def zh_share(model: str, models: pd.DataFrame, languages: pd.DataFrame) -> tuple
     if isinstance(listed, str) and listed.split(";") == ["zh"]:
         return 1.0, "Chinese only"
     return math.nan, "no split stated"
+
+
+def zh_tokens(model: str, models: pd.DataFrame, languages: pd.DataFrame) -> tuple[float, str]:
+    """Chinese tokens in ``model``'s pre-training, and how they were obtained.
+
+    The Chinese token count the ``pretraining_languages`` table splits out (its listed scope,
+    e.g. GLM-130B's 200B); else :func:`zh_share` times the model's ``train_tokens`` (a published
+    share or a Chinese-only corpus); NaN when either is unknown. A share of text applied to a
+    token count is an approximation the basis says so."""
+    rows = languages[(languages["model"] == model) & (languages["language"] == "zh")]
+    if len(rows) and rows["tokens"].notna().any():
+        return float(rows["tokens"].astype(float).sum()), f"token split ({rows['scope'].iloc[0]})"
+    share, basis = zh_share(model, models, languages)
+    tokens = models.set_index("model").loc[model, "train_tokens"]
+    if math.isnan(share) or pd.isna(tokens):
+        return math.nan, "share or training tokens not stated"
+    return share * float(tokens), f"{basis} × training tokens"
 
 
 def licence_score(model: str, licences: pd.DataFrame) -> float:
@@ -208,6 +228,7 @@ def criteria(
         if name is not None and name not in cache:
             cache[name] = tokenizers.tokens_per_char(tokenizers.load(name), text)
         share, share_basis = zh_share(model, models, languages)
+        zh_tok, zh_tok_basis = zh_tokens(model, models, languages)
         params, params_basis = deployment.params_of(model, models, shapes)
         shape = deployment.shape_of(model, models, shapes)
         serve = deployment.serving_bytes(params, shape, fmt, context_tokens)["total"] / 1e9
@@ -222,6 +243,7 @@ def criteria(
             {
                 "model": model,
                 "zh_tokens_per_char": cache.get(name, math.nan) if name else math.nan,
+                "zh_tokens": zh_tok,
                 "zh_share": share,
                 "params": params,
                 "serve_gb": serve,
@@ -230,6 +252,7 @@ def criteria(
                 "benchmark": score,
                 "tokenizer": name or "",
                 "zh_share_basis": share_basis,
+                "zh_tokens_basis": zh_tok_basis,
                 "params_basis": params_basis,
                 "benchmark_model": scored if reporter else "",
                 "benchmark_reporter": reporter,
@@ -466,7 +489,7 @@ def random_weights(
 
 #: A candidate is ranked only when at least this many of the :data:`CRITERIA` are measured.
 #: Size, servable GPU sets and licence are known for every catalog model, so 4 of 6 means at
-#: least one of the three criteria that bear on Chinese (tokenizer cost, Chinese share of the
+#: least one of the three criteria that bear on Chinese (tokenizer cost, Chinese tokens in the
 #: data, Chinese benchmark): a model with none of them measured cannot be ranked for Chinese.
 MIN_MEASURED = 4
 INSUFFICIENT = "insufficient data"
@@ -528,4 +551,5 @@ __all__ = [
     "vary_weight",
     "winner",
     "zh_share",
+    "zh_tokens",
 ]
