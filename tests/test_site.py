@@ -398,8 +398,7 @@ def data_descriptions(site) -> list[str]:
 #: counts, <NA>/NaN, bare bibliography keys) and tables wider than the text column at 1280 px.
 #: A ratchet: a page may not get worse, and no other page may start; fix a page, then lower or
 #: remove its entry (the test says when an entry is stale).
-KNOWN_UNFINISHED = {
-}
+KNOWN_UNFINISHED = {}
 KNOWN_WIDE = {
     "book/part1-base-models/landscape.html": {"table-base-models", "table-tuned-models"},
     "book/part1-base-models/scale.html": {"table-scale-losses"},
