@@ -116,3 +116,29 @@ def test_a_corrupted_cache_database_is_deleted_and_rebuilt(tmp_path):
     cache = sphinx_ext.open_cache(state)
     assert cache.list_cache_records() == []
     assert state.docs == {}
+
+
+def test_the_latex_cache_returns_what_pybtex_parses_and_survives_a_damaged_file(tmp_path):
+    from pybtex import richtext
+
+    from llmbook.sphinx_ext import LatexCache
+
+    original = richtext.Text.__dict__["from_latex"]
+    try:
+        latex = r"{Qwen2.5}: Cand{\`e}s and {LLaMA}"
+        expected = richtext.Text.from_latex(latex)
+        first = LatexCache(tmp_path)
+        first.install()
+        got = richtext.Text.from_latex(latex)
+        assert got == expected and first.added
+        got.parts.clear()  # a caller mutating its copy does not reach the memo
+        assert richtext.Text.from_latex(latex) == expected
+        first.save()
+        second = LatexCache(tmp_path)  # a later build reads the memo back
+        assert second.memo.keys() == {latex}
+        second.install()
+        assert richtext.Text.from_latex(latex) == expected and not second.added
+        (tmp_path / LatexCache.FILE).write_bytes(b"not a pickle")
+        assert LatexCache(tmp_path).memo == {}
+    finally:
+        richtext.Text.from_latex = original

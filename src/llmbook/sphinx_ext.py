@@ -25,6 +25,10 @@ Listed in ``_config.yml`` under ``sphinx.extra_extensions``. It does six things:
 5. **Notebooks to download.** Each executed chapter is published next to its page as an
    ``.ipynb`` with its outputs (Colab and Jupyter open it; they cannot open MyST markdown),
    with a link at the top of the page.
+7. **Bibliography formatting cache.** sphinxcontrib-bibtex formats every entry again on every
+   build, and half of a no-change rebuild went into pybtex decoding the same LaTeX strings.
+   :class:`LatexCache` memoises ``pybtex.richtext.Text.from_latex`` (a pure function of its
+   string) in ``_build/.doctrees``, keyed by pybtex's version; a damaged file is ignored.
 6. **Repository buttons.** When the repository is known (``LLMBOOK_REPOSITORY`` or, in GitHub
    Actions, ``GITHUB_REPOSITORY``, as ``owner/name``), the theme's repository, issues and
    edit-this-page buttons point at it; without it no button points at a guessed address.
@@ -38,6 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path, PurePosixPath
 
@@ -364,7 +369,65 @@ def place_late_static_files(app: Sphinx) -> None:
         mathjax.module.copy_mathjax_files(app, None)
 
 
+class LatexCache:
+    """Persistent memo of ``pybtex.richtext.Text.from_latex`` (string -> rich text).
+
+    ``install`` wraps the classmethod; each call returns a deep copy of the cached value, so a
+    caller that mutates it cannot change what the next caller gets. ``save`` writes the memo
+    back only if it grew. The key includes pybtex's version, so an upgrade re-parses."""
+
+    FILE = "llmbook-pybtex-latex.pickle"
+
+    def __init__(self, folder: Path):
+        import pybtex
+
+        self.path = Path(folder) / self.FILE
+        self.version = getattr(pybtex, "__version__", "?")
+        self.memo: dict = {}
+        self.added = False
+        try:
+            saved = pickle.loads(self.path.read_bytes())
+            if isinstance(saved, dict) and saved.get("version") == self.version:
+                self.memo = saved["memo"]
+        except Exception:  # missing, truncated or foreign file: start empty
+            self.memo = {}
+
+    def install(self) -> None:
+        import copy
+
+        from pybtex import richtext
+
+        original = richtext.Text.__dict__["from_latex"]
+        if getattr(original, "_llmbook_cached", False):
+            original = original._llmbook_original
+        parse = original.__func__
+        cache = self
+
+        def from_latex(cls, latex):
+            if latex not in cache.memo:
+                cache.memo[latex] = parse(cls, latex)
+                cache.added = True
+            return copy.deepcopy(cache.memo[latex])
+
+        wrapped = classmethod(from_latex)
+        wrapped._llmbook_cached = True  # type: ignore[attr-defined]
+        wrapped._llmbook_original = original  # type: ignore[attr-defined]
+        richtext.Text.from_latex = wrapped
+
+    def save(self) -> None:
+        if not self.added:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_bytes(pickle.dumps({"version": self.version, "memo": self.memo}))
+        os.replace(temporary, self.path)
+        self.added = False
+
+
 def on_builder_inited(app: Sphinx) -> None:
+    latex = LatexCache(Path(app.doctreedir))
+    latex.install()
+    app.llmbook_latex_cache = latex  # type: ignore[attr-defined]
     place_late_static_files(app)
     state = _State(app)
     app.llmbook_state = state  # type: ignore[attr-defined]
@@ -534,6 +597,9 @@ def on_config_inited(app: Sphinx, config) -> None:
 def on_build_finished(app: Sphinx, exception) -> None:
     state = _state(app)
     state.save()
+    latex = getattr(app, "llmbook_latex_cache", None)
+    if latex is not None and exception is None:
+        latex.save()
     if exception is None and app.builder.format == "html":
         static = Path(app.outdir) / tables.STATIC_DIR
         static.mkdir(parents=True, exist_ok=True)
