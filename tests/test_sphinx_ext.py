@@ -142,3 +142,14 @@ def test_the_latex_cache_returns_what_pybtex_parses_and_survives_a_damaged_file(
         assert LatexCache(tmp_path).memo == {}
     finally:
         richtext.Text.from_latex = original
+
+
+def test_the_extension_loads_without_pandas():
+    """A no-change rebuild must stay cheap: loading the extension imports neither pandas nor the
+    data validator (they load only when data/ changed or a notebook runs)."""
+    import subprocess
+    import sys
+
+    code = "import sys, llmbook.sphinx_ext; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -8,7 +8,6 @@ the CSV file, the header being line 1) and the column, and says how to fix it.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from llmbook import inputs, paths
+from llmbook.paths import package_digest
 
 #: How many problems a DataError lists before it says "and N more".
 MAX_REPORTED_PROBLEMS = 20
@@ -355,15 +355,6 @@ def load(table: str, data: Path | None = None) -> pd.DataFrame:
 #: data package it validated before any notebook ran. A kernel whose data folder has exactly that
 #: digest skips validating it again (about two seconds per chapter).
 VALIDATED_ENV = "LLMBOOK_VALIDATED_DATA"
-
-
-def package_digest(folder: Path) -> str:
-    """One sha256 over the names and contents of the files directly inside ``folder``."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
-        digest.update(path.name.encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 @cache

@@ -70,3 +70,31 @@ def data_dir(start: Path | None = None) -> Path:
 def project_root(start: Path | None = None) -> Path:
     """The repository root: the parent of the data folder."""
     return data_dir(start).parent
+
+
+def package_digest(folder: Path) -> str:
+    """One sha256 over the names and contents of the files directly inside ``folder``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
+        digest.update(path.name.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+#: Files of the itables package that the site serves from ``_static``.
+ITABLES_ASSETS = ("dt_bundle.js", "dt_bundle.css")
+STATIC_DIR = "_static"
+
+
+def itables_asset_paths() -> list[Path]:
+    """Paths of the itables bundle files inside the installed itables package (found without
+    importing it, so the build does not load pandas just to copy two files)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("itables")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("the itables package is not installed")
+    folder = Path(spec.origin).parent / "html"
+    return [folder / name for name in ITABLES_ASSETS]

@@ -50,7 +50,7 @@ from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
-from llmbook import catalog, inputs, tables
+from llmbook import inputs, paths
 
 LOGGER = logging.getLogger(__name__)
 STATE_FILE = "llmbook-inputs.json"
@@ -156,9 +156,11 @@ def validate_data(app: Sphinx, state: _State) -> None:
     data = state.root / "data"
     if not (data / "datapackage.json").is_file():
         raise ExtensionError(f"{data}/datapackage.json is missing: the book needs its data package")
-    digest = catalog.package_digest(data)
+    digest = paths.package_digest(data)
     if digest == state.validated_data:
         return
+    from llmbook import catalog  # pandas and the validator, only when data/ changed
+
     try:
         catalog.validate(data)
     except catalog.DataError as error:
@@ -601,9 +603,9 @@ def on_build_finished(app: Sphinx, exception) -> None:
     if latex is not None and exception is None:
         latex.save()
     if exception is None and app.builder.format == "html":
-        static = Path(app.outdir) / tables.STATIC_DIR
+        static = Path(app.outdir) / paths.STATIC_DIR
         static.mkdir(parents=True, exist_ok=True)
-        for asset in tables.itables_asset_paths():
+        for asset in paths.itables_asset_paths():
             shutil.copyfile(asset, static / asset.name)
         publish_notebooks(app)
 

@@ -18,19 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from llmbook import paths
+from llmbook.paths import ITABLES_ASSETS, STATIC_DIR, itables_asset_paths  # noqa: F401
 
-#: Files of the itables package that the site serves from ``_static``.
-ITABLES_ASSETS = ("dt_bundle.js", "dt_bundle.css")
-STATIC_DIR = "_static"
 TABLE_ID_PREFIX = "table-"
-
-
-def itables_asset_paths() -> list[Path]:
-    """Paths of the itables bundle files inside the installed itables package."""
-    import itables
-
-    folder = Path(itables.__file__).parent / "html"
-    return [folder / name for name in ITABLES_ASSETS]
 
 
 def static_url(page_dir: Path | None = None, root: Path | None = None) -> str:
