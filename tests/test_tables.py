@@ -168,3 +168,15 @@ def test_dollars_read_as_a_reader_compares_them():
     assert tables.dollars(1.234e9) == "$1.23B"
     with pytest.raises(ValueError):
         tables.dollars(-1)
+
+
+def test_long_text_columns_are_folded_and_stay_escaped():
+    """Cells longer than LONG_TEXT_CHARS are folded by a DataTables renderer (a toggle with the
+    opening words), so a notes column no longer widens a table past the text column; itables
+    still escapes the data the renderer wraps."""
+    frame = pd.DataFrame({"model": ["A", "B"], "notes": ["short", "<b>x</b> " + "long " * 30]})
+    assert tables.long_text_columns(frame) == [1]
+    html = tables.interactive(frame, "t").data
+    assert "llmbook-long" in html and "<details" in html  # the renderer is in the page
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert tables.long_text_columns(frame[["model"]]) == []

@@ -46,6 +46,40 @@ def numeric_text_columns(frame: pd.DataFrame) -> list[int]:
     return positions
 
 
+#: A text cell longer than this (characters) is shown folded in the interactive table: its first
+#: :data:`FOLDED_CHARS` characters as a toggle that opens to the whole text. Long notes then stay
+#: one click away without widening the table past the text column.
+LONG_TEXT_CHARS = 90
+FOLDED_CHARS = 70
+#: DataTables renderer of folded cells. The data it receives is already HTML-escaped by itables
+#: (``allow_html`` off), so it only wraps it; the cut never splits an entity such as ``&amp;``.
+#: Sorting and search use the whole text (``type`` other than "display").
+FOLD_JS = (
+    (
+        "function (data, type) {"
+        " if (type !== 'display' || typeof data !== 'string' || data.length <= LONG) { return data; }"
+        " let cut = data.slice(0, FOLDED);"
+        " const amp = cut.lastIndexOf('&');"
+        " if (amp > cut.lastIndexOf(';')) { cut = cut.slice(0, amp); }"
+        " return '<details class=\"llmbook-fold\"><summary>' + cut + '…</summary>' + data"
+        " + '</details>';"
+        " }"
+    )
+    .replace("LONG", str(LONG_TEXT_CHARS))
+    .replace("FOLDED", str(FOLDED_CHARS))
+)
+
+
+def long_text_columns(frame: pd.DataFrame, limit: int = LONG_TEXT_CHARS) -> list[int]:
+    """Positions of the text columns with a cell longer than ``limit`` characters."""
+    out = []
+    for i, column in enumerate(frame.columns):
+        values = frame[column].dropna()
+        if len(values) and values.map(lambda v: isinstance(v, str) and len(v) > limit).any():
+            out.append(i)
+    return out
+
+
 def interactive(frame: pd.DataFrame, table_id: str, **options):
     """An IPython HTML object showing ``frame`` as a sortable, searchable table.
 
@@ -60,9 +94,22 @@ def interactive(frame: pd.DataFrame, table_id: str, **options):
     if not table_id.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"table_id must be letters, digits, '-' or '_', got {table_id!r}")
     numeric = numeric_text_columns(frame)
-    if numeric and "columnDefs" not in options:
-        # Text cells such as "6.7" and "" sort as text unless DataTables is told they are numbers.
-        options["columnDefs"] = [{"targets": numeric, "type": "num"}]
+    if "columnDefs" not in options:
+        options["columnDefs"] = []
+        if numeric:
+            # Text cells such as "6.7" and "" sort as text unless DataTables is told they are
+            # numbers.
+            options["columnDefs"].append({"targets": numeric, "type": "num"})
+        folded = long_text_columns(frame)
+        if folded:
+            from itables import JavascriptFunction
+
+            fold = JavascriptFunction(FOLD_JS)
+            options["columnDefs"].append(
+                {"targets": folded, "className": "llmbook-long", "render": fold}
+            )
+        if not options["columnDefs"]:
+            del options["columnDefs"]
     html = to_html_datatable(
         frame,
         table_id=f"{TABLE_ID_PREFIX}{table_id}",
