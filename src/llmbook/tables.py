@@ -57,7 +57,8 @@ FOLDED_CHARS = 70
 FOLD_JS = (
     (
         "function (data, type) {"
-        " if (type !== 'display' || typeof data !== 'string' || data.length <= LONG) { return data; }"
+        " if (type !== 'display' || typeof data !== 'string' || data.length <= LONG) {"
+        " return data; }"
         " let cut = data.slice(0, FOLDED);"
         " const amp = cut.lastIndexOf('&');"
         " if (amp > cut.lastIndexOf(';')) { cut = cut.slice(0, amp); }"
