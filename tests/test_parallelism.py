@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmbook import catalog, parallelism
+from llmbook import architecture, catalog, parallelism
 from llmbook.memory import training_state_bytes
 
 
@@ -88,3 +88,53 @@ def test_llama3_4d_layouts_multiply_to_their_gpus():
     assert parallelism.gpus(8, 16, 8, context=16) == 16384
     # the long-context row's DP as one transcription reads it (4) does not give 16,384
     assert parallelism.layout_consistent(16384, 8, 16, 4, 16) is False
+
+
+def _deepseek_v3():
+    arch = catalog.load("architectures").set_index("model")
+    return architecture.Shape.from_row(arch.loc["DeepSeek-V3"].to_dict())
+
+
+def test_moe_params_per_gpu_splits_only_the_routed_experts_by_ep():
+    shape = _deepseek_v3()
+    # config_671B.json: 58 MoE layers of 256 routed experts, each 3 x 7168 x 2048
+    routed = 58 * 256 * 3 * 7168 * 2048
+    total = architecture.param_counts(shape)["total"]
+    one = parallelism.moe_params_per_gpu(shape, expert_parallel=1)
+    assert one["routed_experts"] == routed
+    assert one["total"] == pytest.approx(total)
+    split = parallelism.moe_params_per_gpu(shape, expert_parallel=64, pipeline=16)
+    assert split["experts_per_layer"] == 4
+    assert split["routed_experts"] == pytest.approx(routed / (64 * 16))
+    assert split["other"] == pytest.approx((total - routed) / 16)
+    # DualPipe's two copies double everything a GPU holds
+    dual = parallelism.moe_params_per_gpu(shape, expert_parallel=64, pipeline=16, copies=2)
+    assert dual["total"] == pytest.approx(2 * split["total"])
+    # the routed experts are most of the model, so EP cuts a GPU's share by an order of magnitude
+    no_ep = parallelism.moe_params_per_gpu(shape, expert_parallel=1, pipeline=16)
+    assert no_ep["total"] > 10 * split["total"]
+
+
+def test_moe_params_per_gpu_rejects_uneven_or_dense_splits():
+    shape = _deepseek_v3()
+    with pytest.raises(ValueError, match="do not divide"):
+        parallelism.moe_params_per_gpu(shape, expert_parallel=48)
+    dense = architecture.Shape(layers=2, d_model=64, heads=4, vocab_size=100)
+    with pytest.raises(ValueError, match="mixture-of-experts"):
+        parallelism.moe_params_per_gpu(dense, expert_parallel=8)
+
+
+def test_expert_copies_of_the_deepseek_v3_layout():
+    table = catalog.load("parallelism").set_index("run")
+    row = table.loc["DeepSeek-V3 pre-training"]
+    assert (row.pipeline_parallel, row.expert_parallel, row.tensor_parallel) == (16, 64, 1)
+    # 2,048 GPUs in 16 stages of 128 GPUs: two 64-GPU expert groups per stage
+    assert parallelism.expert_copies(row.gpus, row.pipeline_parallel, row.expert_parallel) == 2
+    with pytest.raises(ValueError, match="do not divide"):
+        parallelism.expert_copies(2000, 16, 64)
+    # every stated expert-parallel degree divides its model's routed experts
+    arch = catalog.load("architectures").set_index("model")
+    stated = table.dropna(subset=["expert_parallel"])
+    assert len(stated) >= 1
+    for run, r in stated.iterrows():
+        assert arch.loc[r.model, "n_experts"] % r.expert_parallel == 0, run

@@ -5,12 +5,19 @@ Megatron-LM") write a layout as (p, t, d): p pipeline stages, t-way tensor paral
 each stage, d data-parallel replicas, so that the GPU count is n = p * t * d (§3). Memory per GPU
 reuses ``llmbook.memory.training_state_bytes``; nothing here re-derives the 16 bytes per
 parameter of mixed-precision Adam.
+
+A mixture of experts adds *expert parallelism* (Lepikhin et al. 2021, GShard): each MoE layer's
+routed experts are spread over a group of ``expert_parallel`` GPUs, which send each token to the
+GPUs holding its experts and back (all-to-all) inside the layer. DeepSeek-V3 trained with
+16-way pipeline, 64-way expert and ZeRO-1 data parallelism and no tensor parallelism
+(DeepSeek-AI 2024, §3.2); parameter counts come from ``llmbook.architecture``.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from llmbook.architecture import Shape, expert_params, param_counts
 from llmbook.memory import training_state_bytes
 
 
@@ -79,3 +86,54 @@ def state_bytes_per_gpu(
     _positive_ints(tensor=tensor, pipeline=pipeline, data=data)
     shard = float(params) / (tensor * pipeline)
     return training_state_bytes(shard, zero_stage=zero_stage, gpus=data)
+
+
+def expert_copies(gpu_count: int, pipeline: int, expert_parallel: int, tensor: int = 1) -> int:
+    """How many GPUs hold each routed expert: n / (t * p * ep), when every GPU of every stage
+    holds experts (the expert-data-parallel degree). Raises when the GPUs do not divide."""
+    _positive_ints(
+        gpu_count=gpu_count, pipeline=pipeline, expert_parallel=expert_parallel, tensor=tensor
+    )
+    group = int(tensor) * int(pipeline) * int(expert_parallel)
+    if int(gpu_count) % group:
+        raise ValueError(f"{gpu_count} GPUs do not divide into groups of t * p * ep = {group}")
+    return int(gpu_count) // group
+
+
+def moe_params_per_gpu(
+    shape: Shape, expert_parallel: int, pipeline: int = 1, tensor: int = 1, copies: int = 1
+) -> dict[str, float]:
+    """Parameters one GPU holds when a mixture-of-experts model is split into pipeline stages,
+    tensor-parallel shards and expert-parallel groups.
+
+    Pipeline parallelism cuts the layers into ``pipeline`` stages and tensor parallelism each
+    matrix into ``tensor`` shards (an even split is the assumption, as in
+    :func:`state_bytes_per_gpu`). Expert parallelism spreads each MoE layer's ``n_experts``
+    routed experts over ``expert_parallel`` GPUs, ``n_experts / expert_parallel`` each; the
+    other parameters (attention, shared experts, router, norms, dense layers, embeddings) are
+    not split by it: every GPU of the group holds its stage's copy. ``copies`` multiplies
+    both, e.g. 2 for DualPipe, which keeps two copies of the model parameters (DeepSeek-AI
+    2024, §3.2.1, Table 2).
+
+    Returns ``experts_per_layer`` (routed experts per GPU in each MoE layer),
+    ``routed_experts``, ``other`` and ``total`` (parameters per GPU).
+    """
+    _positive_ints(expert_parallel=expert_parallel, pipeline=pipeline, tensor=tensor, copies=copies)
+    if not shape.n_experts:
+        raise ValueError("expert parallelism needs a mixture-of-experts shape (n_experts)")
+    if shape.n_experts % expert_parallel:
+        raise ValueError(
+            f"{shape.n_experts} routed experts do not divide over {expert_parallel} GPUs"
+        )
+    routed = shape.moe_layers * shape.n_experts * expert_params(shape)
+    other = param_counts(shape)["total"] - routed
+    split = pipeline * tensor
+    per_gpu = {
+        "routed_experts": copies * routed / (split * expert_parallel),
+        "other": copies * other / split,
+    }
+    return {
+        "experts_per_layer": shape.n_experts // expert_parallel,
+        **per_gpu,
+        "total": per_gpu["routed_experts"] + per_gpu["other"],
+    }
