@@ -6,11 +6,11 @@ each stage, d data-parallel replicas, so that the GPU count is n = p * t * d (§
 reuses ``llmbook.memory.training_state_bytes``; nothing here re-derives the 16 bytes per
 parameter of mixed-precision Adam.
 
-A mixture of experts adds *expert parallelism* (Lepikhin et al. 2021, GShard): each MoE layer's
-routed experts are spread over a group of ``expert_parallel`` GPUs, which send each token to the
-GPUs holding its experts and back (all-to-all) inside the layer. DeepSeek-V3 trained with
-16-way pipeline, 64-way expert and ZeRO-1 data parallelism and no tensor parallelism
-(DeepSeek-AI 2024, §3.2); parameter counts come from ``llmbook.architecture``.
+A mixture of experts adds *expert parallelism* (DeepSeek-AI 2024, §3.2, after Lepikhin et al.
+2021): each MoE layer's routed experts are spread over a group of ``expert_parallel`` GPUs,
+which send each token to the GPUs holding its experts and back (all-to-all) inside the layer.
+DeepSeek-V3 trained with 16-way pipeline, 64-way expert and ZeRO-1 data parallelism and no
+tensor parallelism (DeepSeek-AI 2024, §3.2); parameter counts come from ``llmbook.architecture``.
 """
 
 from __future__ import annotations
