@@ -199,6 +199,11 @@ def test_figures_draw(models, shapes, hardware):
     )
     comparison = deployment.compare_reports(reports, models, shapes)
     assert deployment.comparison_figure(comparison).axes[0].get_yscale() == "log"
+    table = pd.DataFrame({1024: {"a": 1e9, "b": 2e9}, 2048: {"a": 2e9, "b": 2e9}})
+    ax = deployment.kv_context_figure(table).axes[0]
+    assert len(ax.get_lines()) == 2 and ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1K", "2K"]
+    assert list(ax.get_lines()[0].get_ydata()) == [1.0, 2.0]  # GB
     matplotlib.pyplot.close("all")
 
 

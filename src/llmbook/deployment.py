@@ -550,3 +550,30 @@ def serving_profile(
         "chips": chips,
         "tokens_per_s_bound": chips * memory.decode_tokens_per_s_memory_bound(read, bandwidth_gb_s),
     }
+
+
+def kv_context_figure(table: pd.DataFrame):
+    """Line plot of KV-cache memory against context length, both on log axes: one line per row
+    of ``table`` (bytes, one column per context in tokens, as
+    :func:`llmbook.memory.kv_cache_by_context` returns), labelled at its right end. A cache that
+    grows with every token is a line of slope one; a sliding window bends it down, a fixed state
+    flattens it."""
+    style.use()
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 4.2))
+    tokens = np.asarray(table.columns, dtype=float)
+    styles = ["-", "--", "-.", ":"]
+    for i, (label, row) in enumerate(table.iterrows()):
+        gb = np.asarray(row, dtype=float) / GB
+        colour = style.PALETTE[i % len(style.PALETTE)]
+        ax.plot(tokens, gb, styles[i % len(styles)], color=colour, marker="o", ms=3, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(tokens)
+    ax.set_xticklabels([tokens_label(int(t)) for t in tokens])
+    ax.minorticks_off()
+    style.plain_log_axis(ax.yaxis)
+    ax.set_xlabel("context (tokens, log scale)")
+    ax.set_ylabel("KV cache per sequence (GB, log scale)")
+    ax.legend(fontsize=7.5, loc="upper left", frameon=True, framealpha=0.9)
+    fig.tight_layout()
+    return fig
