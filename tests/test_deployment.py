@@ -113,6 +113,16 @@ def test_memory_plan_rows_and_units(models, shapes):
     table = deployment.plan_table(plan)
     assert list(table.index) == ["Tiny-1B", "Shapeless-3B"]
     assert "GGUF Q4_K (GB)" in table.columns
+    long = deployment.memory_plan(models, shapes, ["Tiny-1B", "Shapeless-3B"], tokens=32768)
+    wide = deployment.plan_table(plan, long)
+    tiny_long = long[(long["model"] == "Tiny-1B") & (long["format"] == "fp16")].iloc[0]
+    # the cache is linear in tokens: 32 times the 1,024-token cache, on top of the same weights
+    assert wide.loc["Tiny-1B", "KV cache, 32K tokens (GB)"] == pytest.approx(
+        round(32 * tiny.loc["fp16", "kv_cache_gb"], 2)
+    )
+    assert wide.loc["Tiny-1B", "fp16/bf16, 32K tokens (GB)"] == round(tiny_long["total_gb"], 1)
+    assert pd.isna(wide.loc["Shapeless-3B", "KV cache, 32K tokens (GB)"])
+    assert deployment.tokens_label(32768) == "32K" and deployment.tokens_label(2000) == "2,000"
 
 
 def test_gpu_set_memory_label_and_usable(hardware):
@@ -189,6 +199,11 @@ def test_figures_draw(models, shapes, hardware):
     )
     comparison = deployment.compare_reports(reports, models, shapes)
     assert deployment.comparison_figure(comparison).axes[0].get_yscale() == "log"
+    table = pd.DataFrame({1024: {"a": 1e9, "b": 2e9}, 2048: {"a": 2e9, "b": 2e9}})
+    ax = deployment.kv_context_figure(table).axes[0]
+    assert len(ax.get_lines()) == 2 and ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1K", "2K"]
+    assert list(ax.get_lines()[0].get_ydata()) == [1.0, 2.0]  # GB
     matplotlib.pyplot.close("all")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -132,6 +134,55 @@ def test_sliding_window_layers_cap_the_cache_at_the_window():
     per_layer = memory.kv_values_per_token_per_layer(s) * 2
     assert memory.kv_cache_bytes(s, 512, fmt="fp16") == 6 * 512 * per_layer
     assert memory.kv_cache_bytes(s, 8192, fmt="fp16") == (8192 + 5 * 1024) * per_layer
+
+
+def test_gemma3_27b_kv_cache_at_128k_by_hand():
+    # gemma library preset Gemma3_27B: 62 layers, 16 KV heads of 128, 52 sliding layers of 1,024
+
+    rows = catalog.load("architectures").set_index("model")
+    g27 = Shape.from_row({**rows.loc["Gemma-3-27B"].to_dict(), "model": "Gemma-3-27B"})
+    per_layer_token = 2 * 16 * 128 * 2  # key + value, 16 heads of 128, bf16
+    tokens = 131072
+    assert memory.kv_cache_bytes(g27, tokens, fmt="bf16") == per_layer_token * (
+        10 * tokens + 52 * 1024
+    )
+    every_layer_global = replace(g27, sliding_layers=0)
+    assert memory.kv_cache_bytes(every_layer_global, tokens, fmt="bf16") == (
+        per_layer_token * 62 * tokens
+    )
+
+
+def test_uncompressed_mla_caches_full_keys_and_values():
+    # DeepSeek-V3 inference/model.py, attn_impl "naive": k_cache (heads, qk_head_dim 192) and
+    # v_cache (heads, v_head_dim 128) per token, against the latent 512 + rope key 64
+    v3 = Shape(
+        layers=61, d_model=7168, heads=128, vocab_size=129280, head_dim=192, attention="mla",
+        kv_lora_rank=512, q_lora_rank=1536, rope_head_dim=64, v_head_dim=128,
+    )  # fmt: skip
+    mha = memory.uncompressed_attention(v3)
+    gqa = memory.uncompressed_attention(v3, kv_heads=8)
+    assert mha.attention == "mha" and gqa.attention == "gqa"
+    assert memory.kv_values_per_token_per_layer(mha) == 128 * (192 + 128)
+    assert memory.kv_values_per_token_per_layer(gqa) == 8 * (192 + 128)
+    assert memory.kv_cache_bytes(mha, 1000) / memory.kv_cache_bytes(v3, 1000) == 40960 / 576
+    with pytest.raises(ValueError, match="MLA"):
+        memory.uncompressed_attention(mha)
+
+
+def test_linear_attention_state_does_not_grow_with_context():
+    # MiniMax-M1 lightning attention: a (heads, head_dim, head_dim) fp32 state per layer
+    one = memory.linear_attention_state_bytes(64, 128, 1)
+    assert one == 64 * 128 * 128 * 4
+    assert memory.linear_attention_state_bytes(64, 128, 70, batch=2) == one * 70 * 2
+    with pytest.raises(ValueError):
+        memory.linear_attention_state_bytes(0, 128, 1)
+
+
+def test_kv_cache_by_context_matches_kv_cache_bytes():
+    s = Shape(layers=6, d_model=64, heads=4, vocab_size=100, sliding_window=1024, sliding_layers=5)
+    table = memory.kv_cache_by_context({"s": s}, [512, 8192], fmt="fp16")
+    assert list(table.columns) == [512, 8192]
+    assert table.loc["s", 8192] == memory.kv_cache_bytes(s, 8192, fmt="fp16")
 
 
 def test_moe_decoding_reads_only_active_weights():

@@ -145,7 +145,8 @@ def memory_plan(
     """One row per (model, weight format): parameters, weights, KV cache and total, in GB.
 
     Columns: model, params, params_basis, format, weights_gb, kv_cache_gb (NaN when the shape is
-    unknown), total_gb, kv_known. Models keep the order of ``names``.
+    unknown), total_gb, kv_known, tokens (the context priced). Models keep the order of
+    ``names``.
     """
     rows = []
     for name in names:
@@ -163,14 +164,25 @@ def memory_plan(
                     "kv_cache_gb": parts["kv_cache"] / GB,
                     "total_gb": parts["total"] / GB,
                     "kv_known": shape is not None,
+                    "tokens": int(tokens),
                 }
             )
     return pd.DataFrame(rows)
 
 
-def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
+def tokens_label(tokens: int) -> str:
+    """A context length for a column header: 32K for 32,768 tokens, else the count (2,000)."""
+    return f"{tokens // 1024}K" if tokens % 1024 == 0 else f"{tokens:,}"
+
+
+def plan_table(plan: pd.DataFrame, long_plan: pd.DataFrame | None = None) -> pd.DataFrame:
     """The reader-facing view of :func:`memory_plan`: one row per model, the total (weights +
-    KV cache) of each format in GB, rounded to 0.1, plus the KV cache and the parameter basis."""
+    KV cache) of each format in GB, rounded to 0.1, plus the KV cache and the parameter basis.
+
+    With ``long_plan`` (the same models planned at a longer context), two more columns give
+    that context's KV cache and its 16-bit total, named after its length ("KV cache, 32K
+    tokens (GB)", "fp16/bf16, 32K tokens (GB)").
+    """
     wide = plan.pivot(index="model", columns="format", values="total_gb")
     wide = wide[[f for f in SERVING_FORMATS if f in wide.columns]]
     wide.columns = [f"{FORMAT_LABELS.get(f, f)} (GB)" for f in wide.columns]
@@ -182,6 +194,12 @@ def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
             "KV cache (GB)": first["kv_cache_gb"].round(2),
         }
     ).join(wide.round(1))
+    if long_plan is not None:
+        label = tokens_label(int(long_plan["tokens"].iloc[0]))
+        long_first = long_plan.drop_duplicates("model").set_index("model")
+        fp16 = long_plan[long_plan["format"] == SERVING_FORMATS[0]].set_index("model")
+        out[f"KV cache, {label} tokens (GB)"] = long_first["kv_cache_gb"].round(2)
+        out[f"{FORMAT_LABELS[SERVING_FORMATS[0]]}, {label} tokens (GB)"] = fp16["total_gb"].round(1)
     return out.loc[first.index]
 
 
@@ -532,3 +550,30 @@ def serving_profile(
         "chips": chips,
         "tokens_per_s_bound": chips * memory.decode_tokens_per_s_memory_bound(read, bandwidth_gb_s),
     }
+
+
+def kv_context_figure(table: pd.DataFrame):
+    """Line plot of KV-cache memory against context length, both on log axes: one line per row
+    of ``table`` (bytes, one column per context in tokens, as
+    :func:`llmbook.memory.kv_cache_by_context` returns), labelled at its right end. A cache that
+    grows with every token is a line of slope one; a sliding window bends it down, a fixed state
+    flattens it."""
+    style.use()
+    fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 4.2))
+    tokens = np.asarray(table.columns, dtype=float)
+    styles = ["-", "--", "-.", ":"]
+    for i, (label, row) in enumerate(table.iterrows()):
+        gb = np.asarray(row, dtype=float) / GB
+        colour = style.PALETTE[i % len(style.PALETTE)]
+        ax.plot(tokens, gb, styles[i % len(styles)], color=colour, marker="o", ms=3, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(tokens)
+    ax.set_xticklabels([tokens_label(int(t)) for t in tokens])
+    ax.minorticks_off()
+    style.plain_log_axis(ax.yaxis)
+    ax.set_xlabel("context (tokens, log scale)")
+    ax.set_ylabel("KV cache per sequence (GB, log scale)")
+    ax.legend(fontsize=7.5, loc="upper left", frameon=True, framealpha=0.9)
+    fig.tight_layout()
+    return fig

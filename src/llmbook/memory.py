@@ -6,6 +6,8 @@ All results are in bytes. GPU memory sizes in ``hardware.csv`` are the vendor's 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from llmbook.architecture import Shape, active_params, param_counts
 from llmbook.compute import _floats, _positive
 
@@ -129,14 +131,55 @@ def kv_values_per_token_per_layer(shape: Shape) -> int:
     """Values one attention layer caches per token, by attention kind.
 
     Multi-head, grouped-query and multi-query attention cache a key and a value per KV head:
-    2 · kv_heads · head_dim (kv_heads = heads, a group's count, or 1). Multi-head latent
+    2 · kv_heads · head_dim (kv_heads = heads, a group's count, or 1), or
+    kv_heads · (head_dim + v_head_dim) when the values are narrower than the keys (the
+    uncompressed form of MLA, :func:`uncompressed_attention`). Multi-head latent
     attention (DeepSeek-V2 §2.1.2) caches one compressed latent and one shared RoPE key:
-    kv_lora_rank + rope_head_dim (DeepSeek-V3: 512 + 64 = 576, against 2·128·192 = 49,152
-    for the same heads in plain multi-head attention).
+    kv_lora_rank + rope_head_dim (DeepSeek-V3: 512 + 64 = 576, against 128·(192 + 128) =
+    40,960 for the same heads caching full keys and values).
     """
     if shape.attention == "mla":
         return shape.kv_lora_rank + shape.rope_head_dim
-    return 2 * shape.n_kv_heads * shape.n_head_dim
+    value_dim = shape.v_head_dim or shape.n_head_dim  # values narrower than keys: see below
+    return shape.n_kv_heads * (shape.n_head_dim + value_dim)
+
+
+def uncompressed_attention(shape: Shape, kv_heads: int | None = None) -> Shape:
+    """The same attention caching full keys and values instead of MLA's latent.
+
+    DeepSeek's reference inference code has both caches (DeepSeek-V3 ``inference/model.py``,
+    class MLA): ``attn_impl="naive"`` keeps a key of ``qk_head_dim`` (= ``head_dim``, 192) and a
+    value of ``v_head_dim`` (128) per head and token; the default ``"absorb"`` keeps the latent
+    (``kv_lora_rank``) and the rotary key (``qk_rope_head_dim``). With ``kv_heads`` the keys and
+    values are shared by groups of query heads, as grouped-query attention would (``kv_heads`` =
+    ``heads`` is multi-head attention). Only the cache is meant: the returned shape's parameter
+    count is not that of any released model.
+    """
+    if shape.attention != "mla":
+        raise ValueError(f"uncompressed_attention needs an MLA shape, got {shape.attention!r}")
+    groups = shape.heads if kv_heads is None else kv_heads
+    kind = "mha" if groups == shape.heads else ("mqa" if groups == 1 else "gqa")
+    return replace(shape, attention=kind, kv_heads=groups)
+
+
+#: Lightning attention's recurrent state is kept in fp32: MiniMax-M1's
+#: ``modeling_minimax_m1.py`` (MiniMaxM1LightningAttention) allocates it as
+#: ``torch.zeros(b, h, d, e).to(torch.float32)``.
+LINEAR_STATE_FORMAT = "fp32"
+
+
+def linear_attention_state_bytes(
+    heads: int, head_dim: int, layers: int, batch: int = 1, fmt: str = LINEAR_STATE_FORMAT
+) -> float:
+    """Bytes of the state a linear-attention layer carries instead of a KV cache.
+
+    Linear attention (lightning attention in MiniMax-M1) folds every past key and value into one
+    ``head_dim × head_dim`` matrix per head, kv ← decay · kv + kᵀv, so its memory is
+    heads · head_dim² values per layer and sequence, whatever the context length.
+    """
+    _positive(heads=heads, head_dim=head_dim, layers=layers, batch=batch)
+    values = float(heads) * float(head_dim) ** 2 * float(layers) * float(batch)
+    return values * bits_per_weight(fmt) / 8
 
 
 def kv_cache_bytes_per_token(shape: Shape, fmt: str = "fp16") -> float:
@@ -301,3 +344,19 @@ def sparse_models_table(architectures, models=None, fmt: str = "bf16"):
             }
         rows.append(out)
     return pd.DataFrame(rows).set_index("model")
+
+
+def kv_cache_by_context(shapes: dict, contexts, batch: int = 1, fmt: str = "bf16"):
+    """KV-cache bytes of each named shape (``{label: Shape}``) at each context length: a
+    DataFrame indexed by label with one column per context (:func:`kv_cache_bytes`, sliding
+    windows and MLA included)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            int(tokens): {
+                label: kv_cache_bytes(s, int(tokens), batch, fmt) for label, s in shapes.items()
+            }
+            for tokens in contexts
+        }
+    )
