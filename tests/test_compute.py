@@ -96,13 +96,13 @@ def test_deepseek_v3_pretraining_compute_is_active_params_times_tokens():
     # with total parameters it would be 671/37 = 18x more
     assert compute.training_flops(671e9, V3_TOKENS) / flops == pytest.approx(18.1, rel=0.01)
     # 2.664M GPU-hours at a dense BF16 peak P imply u = C / (P · hours · 3600). hardware.csv
-    # has no sourced H800 peak; taking the H100 SXM's 989.5 TFLOP/s as an assumed stand-in,
+    # has no sourced H800 peak; taking the H100 SXM's 989.4 TFLOP/s as an assumed stand-in,
     # active parameters give a plausible 35%, total parameters an impossible > 100%.
-    u = compute.implied_mfu(flops, 1, 989.5e12, V3_PRETRAIN_HOURS * 3600)
+    u = compute.implied_mfu(flops, 1, 989.4e12, V3_PRETRAIN_HOURS * 3600)
     assert 0.3 < u < 0.4
     assert (
         compute.implied_mfu(
-            compute.training_flops(671e9, V3_TOKENS), 1, 989.5e12, V3_PRETRAIN_HOURS * 3600
+            compute.training_flops(671e9, V3_TOKENS), 1, 989.4e12, V3_PRETRAIN_HOURS * 3600
         )
         > 1
     )

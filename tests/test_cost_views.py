@@ -182,7 +182,7 @@ def test_on_chip_days(data):
     )
     gpt3 = table.loc["GPT-3 175B pre-training"]
     assert gpt3["flops basis"] == "reported"
-    assert gpt3["days"] == pytest.approx(3.14e23 / (1024 * 989.5e12 * 0.4) / 86_400)
+    assert gpt3["days"] == pytest.approx(3.14e23 / (1024 * 989.4e12 * 0.4) / 86_400)
     # A mixture of experts is costed with its active parameters: 6 · 37B · 14.8T.
     deepseek = table.loc["DeepSeek-V3 training"]
     assert deepseek["flops basis"] == "6ND"
@@ -305,3 +305,54 @@ def test_cheapest_fit_rents_the_cheapest_chip_with_enough_memory():
     assert (best["chip"], best["usd_per_gpu_hour"], best["memory_gb"]) == ("L80", 2.0, 80)
     assert cv.cheapest_fit(20, hardware, prices)["chip"] == "S24"
     assert cv.cheapest_fit(100, hardware, prices) is None
+
+
+def test_chips_side_by_side_computes_only_what_each_row_states():
+    """Chip A states 80 GB and a 1,000 TFLOP/s dense peak; chip B 160 GB and no peak. A run of
+    1e24 FLOPs and 1e11 parameters (16 bytes each: 1.6 TB of training state) on 100 GPUs at 50%."""
+    hardware = pd.DataFrame(
+        {
+            "chip": ["A", "B"],
+            "memory_gb": [80.0, 160.0],
+            "memory_bandwidth_gb_s": [3000.0, pd.NA],
+            "bf16_tflops_dense": [1000.0, pd.NA],
+            "fp16_tflops_dense": [pd.NA, pd.NA],
+        }
+    )
+    prices = pd.DataFrame(
+        {
+            "provider": ["P1", "P2", "P3"],
+            "chip": ["A", "A", "B"],
+            "usd_per_gpu_hour": [2.0, 3.0, 6.0],
+            "pricing": ["on-demand", "reserved", "on-demand"],
+            "price_date": ["2026-01", "2026-02", "2026-03"],
+        }
+    )
+    table = cv.chips_side_by_side(hardware, prices, ["A", "B"], 1e24, 1e11, 100, 0.5)
+    a, b = table.loc["A"], table.loc["B"]
+    days = 1e24 / (100 * 1000e12 * 0.5) / 86_400
+    assert a["days"] == pytest.approx(days)
+    assert a["gpu_hours"] == pytest.approx(days * 24 * 100)
+    assert (a["low_price"], a["high_price"]) == (2.0, 3.0)
+    assert a["rent"]["low_usd"] == pytest.approx(a["gpu_hours"] * 2.0)
+    assert a["rent"]["high_usd"] == pytest.approx(a["gpu_hours"] * 3.0)
+    assert a["state_gpus"] == 20  # 1.6e12 bytes / 80e9
+    assert b["state_gpus"] == 10
+    assert all(
+        pd.isna(b[c]) for c in ("days", "gpu_hours", "rent", "peak_tflops", "bandwidth_gb_s")
+    )
+    assert (b["low_price"], b["high_price"]) == (6.0, 6.0)
+
+
+def test_chips_side_by_side_on_the_catalog_leaves_unstated_peaks_empty(data):
+    """H100 SXM has NVIDIA's dense BF16 peak, so it gets days; H200 and B200 have none in
+    hardware.csv, so they get memory (and the H200 bandwidth) but no time."""
+    prices = catalog.load("gpu_prices")
+    table = cv.chips_side_by_side(
+        data["hardware"], prices, ["H100 SXM", "H200", "B200"], 3.8e25, 405e9, 1024, 0.4
+    )
+    days = 3.8e25 / (1024 * 989.4e12 * 0.4) / 86_400
+    assert table.loc["H100 SXM", "days"] == pytest.approx(days)
+    assert pd.isna(table.loc["H200", "days"]) and pd.isna(table.loc["B200", "days"])
+    assert table.loc["H200", "bandwidth_gb_s"] == 4800
+    assert list(table["state_gpus"]) == [81, 46, 36]  # 6.48 TB over 80, 141 and 180 GB

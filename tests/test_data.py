@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 
 from llmbook import catalog
@@ -237,16 +239,85 @@ def test_new_chips_carry_what_nvidia_states_and_nothing_more(root):
     assert hw.loc[["H20", "H800", "A800 80GB"], figures].isna().all().all()
 
 
-def test_h100_dense_peaks_are_half_the_sparse_datasheet_figures(root):
-    """The datasheet marks H100 tensor figures '* Shown with sparsity. Specifications 1/2 lower
-    without sparsity'; the dense columns are those figures halved (SXM: 1,979 BF16, 3,958 FP8)
-    and within 0.02% of the whitepaper's dense 989.4 / 756 TFLOP/s."""
+def test_h100_peaks_are_the_whitepapers_dense_figures_and_nothing_unquoted(root):
+    """Whitepaper Table 1 prints 'Peak BF16 Tensor Core 989.4 TFLOPS | 1978.9 TFLOPS' (SXM5) and
+    '756 | 1513' (PCIe), dense | sparse. Nothing the book quotes from NVIDIA states the other
+    H100 peaks or its memory bandwidth, so those cells are empty rather than a reseller's copy."""
     hw = catalog.load("hardware", root / "data").set_index("chip")
-    assert hw.loc["H100 SXM", "bf16_tflops_dense"] == 1979 / 2
-    assert hw.loc["H100 SXM", "fp8_tflops_dense"] == 3958 / 2
-    assert hw.loc["H100 PCIe", "bf16_tflops_dense"] == 1513 / 2
-    assert hw.loc["H100 SXM", "bf16_tflops_dense"] == pytest.approx(989.4, rel=2e-4)
-    assert hw.loc["H100 PCIe", "bf16_tflops_dense"] == pytest.approx(756, rel=2e-3)
+    assert hw.loc["H100 SXM", "bf16_tflops_dense"] == 989.4
+    assert hw.loc["H100 PCIe", "bf16_tflops_dense"] == 756
+    unquoted = ["memory_bandwidth_gb_s", "fp32_tflops", "tf32_tflops_dense", "fp16_tflops_dense",
+                "fp8_tflops_dense", "int8_tops_dense"]  # fmt: skip
+    assert hw.loc[["H100 SXM", "H100 PCIe"], unquoted].isna().all().all()
+    assert (hw.loc["H100 SXM", "memory_gb"], hw.loc["H100 SXM", "interconnect_gb_s"]) == (80, 900)
+
+
+def test_24_gb_cards_carry_the_memory_nvidia_states(root):
+    """NVIDIA's RTX 3090 family page states '24 GB of G6X memory'; no NVIDIA document the book
+    quotes states the RTX 4090's, so its memory is empty and the 24 GB plans use the RTX 3090."""
+    hw = catalog.load("hardware", root / "data").set_index("chip")
+    assert hw.loc["RTX 3090", "memory_gb"] == 24
+    assert "nvidia2020rtx3090family" in catalog.source_keys(hw.loc["RTX 3090", "source"])
+    assert pd.isna(hw.loc["RTX 4090", "memory_gb"])
+
+
+#: Who may be cited for a chip figure: the chip's vendor, in its own documents (an NVIDIA or
+#: Google web page, an NVIDIA GitHub repository) or NVIDIA's own MLPerf system descriptions.
+VENDORS = {"NVIDIA", "Google Cloud"}
+VENDOR_HOSTS = ("nvidia.com", "cloud.google.com")
+VENDOR_REPOSITORIES = ("https://github.com/NVIDIA/", "https://github.com/mlcommons/")
+
+
+def is_vendor_document(entry) -> bool:
+    """True if a pybtex entry is the chip vendor's own document: its organization or author is
+    the vendor and its URL is on the vendor's site or repositories (MLPerf results only when
+    NVIDIA is the author, i.e. NVIDIA's own submission)."""
+    fields = entry.fields
+    who = {fields.get("organization", "").strip("{}")}
+    who |= {str(p).strip("{}") for p in entry.persons.get("author", [])}
+    url = fields.get("url", "")
+    host = urlparse(url).hostname or ""
+    on_site = host == "nvidia.com" or host.endswith(tuple("." + h for h in VENDOR_HOSTS))
+    on_site = on_site or host in VENDOR_HOSTS or url.startswith(VENDOR_REPOSITORIES)
+    return bool(who & VENDORS) and on_site
+
+
+def test_vendor_document_rule_accepts_nvidia_and_rejects_resellers():
+    from pybtex.database import parse_string
+
+    bib = parse_string(
+        """
+        @misc{a, organization = {NVIDIA}, url = {https://resources.nvidia.com/x}}
+        @misc{b, author = {{NVIDIA}},
+                 url = {https://github.com/mlcommons/inference_results_v4.1/tree/main}}
+        @misc{c, organization = {HPC Tech (hpctech.co.jp)}, url = {https://hpctech.co.jp/h100}}
+        @misc{d, organization = {NVIDIA}, url = {https://nvidia.com.example.net/specs}}
+        @misc{e, author = {Someone}, url = {https://github.com/mlcommons/inference_results_v4.1}}
+        @misc{f, organization = {Google Cloud}, url = {https://cloud.google.com/tpu/docs/v4}}
+        """,
+        "bibtex",
+    )
+    verdicts = {key: is_vendor_document(entry) for key, entry in bib.entries.items()}
+    assert verdicts == {"a": True, "b": True, "c": False, "d": False, "e": False, "f": True}
+
+
+def test_every_chip_figure_rests_on_the_vendors_own_documents(root):
+    """A hardware row that fills any figure cites only vendor documents (NVIDIA or Google pages,
+    NVIDIA's repositories, NVIDIA's MLPerf submissions). A row whose figures are all empty may
+    cite another source for the chip's existence (the H800 row cites DeepSeek-V3's report)."""
+    from pybtex.database import parse_file
+
+    bib = parse_file(str(root / "book" / "references.bib")).entries
+    hw = catalog.load("hardware", root / "data")
+    figures = [c for c in hw.columns if c not in ("chip", "vendor", "kind", "source", "notes")]
+    offenders = {}
+    for _, row in hw.iterrows():
+        if row[figures].isna().all():
+            continue
+        bad = [k for k in catalog.source_keys(row["source"]) if not is_vendor_document(bib[k])]
+        if bad:
+            offenders[row["chip"]] = bad
+    assert not offenders, offenders
 
 
 def test_no_source_cites_a_news_site_mirror_or_wiki_for_chips_prices_or_language_tags(root):

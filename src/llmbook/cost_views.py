@@ -9,6 +9,7 @@ days or hours, utilisation a fraction of the chip's dense peak.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -16,7 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import Patch
 
-from llmbook import catalog, compute, style, tables
+from llmbook import catalog, compute, memory, style, tables
 from llmbook.architecture import Shape
 
 #: Dense 16-bit tensor peak columns of hardware.csv, in order of preference: BF16 where the chip
@@ -456,6 +457,54 @@ def on_chip(
             }
         )
     return pd.DataFrame(rows).set_index("run")
+
+
+def chips_side_by_side(
+    hardware: pd.DataFrame,
+    prices: pd.DataFrame,
+    names: list[str],
+    flops: float,
+    params: float,
+    chips: int,
+    mfu: float,
+) -> pd.DataFrame:
+    """One training run of ``flops`` FLOPs and ``params`` parameters on each chip of ``names``.
+
+    Per chip (a ``hardware`` row): the memory, bandwidth and :func:`dense_peak` the vendor
+    states; the listed market price per GPU-hour (:func:`listed_prices`, low and high); the
+    GPUs whose memory holds the run's weights, gradients and Adam states
+    (:func:`llmbook.memory.training_state_bytes`, activations left out), a lower bound; and,
+    where a dense peak is stated, the days on ``chips`` GPUs at utilisation ``mfu``
+    (compute.seconds), the GPU-hours and their rent at every listed price (:func:`market_cost`).
+    A value the row does not state stays missing: no chip borrows another's figure.
+    """
+    hardware = hardware.set_index("chip") if "chip" in hardware.columns else hardware
+    state = memory.training_state_bytes(params)
+    rows = {}
+    for name in names:
+        chip = hardware.loc[name]
+        gb = None if _missing(chip["memory_gb"]) else float(chip["memory_gb"])
+        bw = chip["memory_bandwidth_gb_s"]
+        peak = dense_peak(chip)
+        listed = listed_prices(name, prices)["usd_per_gpu_hour"]
+        row = {
+            "memory_gb": gb,
+            "bandwidth_gb_s": None if _missing(bw) else float(bw),
+            "peak_tflops": None if peak is None else peak[0] / compute.TERA,
+            "low_price": float(listed.min()) if len(listed) else None,
+            "high_price": float(listed.max()) if len(listed) else None,
+            "state_gpus": None if gb is None else math.ceil(state / (gb * memory.GB)),
+            "days": None,
+            "gpu_hours": None,
+            "rent": None,
+        }
+        if peak is not None:
+            secs = compute.seconds(flops, chips, peak[0], mfu)
+            row["days"] = secs / compute.SECONDS_PER_DAY
+            row["gpu_hours"] = compute.chip_hours(chips, secs)
+            row["rent"] = market_cost(row["gpu_hours"], name, prices)
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _short(run: str) -> str:

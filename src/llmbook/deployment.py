@@ -206,7 +206,7 @@ def plan_table(plan: pd.DataFrame, long_plan: pd.DataFrame | None = None) -> pd.
 @dataclass(frozen=True)
 class GpuSet:
     """``count`` GPUs of one memory size, called ``name``; ``chips`` are the hardware rows the
-    set stands for (all must state the same memory, e.g. RTX 3090 and RTX 4090 at 24 GB)."""
+    set stands for (all must state the same memory, e.g. A100 80GB and H100 SXM at 80 GB)."""
 
     name: str
     chips: tuple[str, ...]
@@ -220,11 +220,11 @@ class GpuSet:
 
 
 #: The GPU sets the book plans for, from one consumer card to one 8-GPU server: the sizes a
-#: team is likely to have or rent (RTX 3090 and 4090 both have 24 GB; A100 80GB and both H100
-#: variants 80 GB; H200 141 GB and B200 180 GB, from hardware.csv).
+#: team is likely to have or rent (the RTX 3090 with 24 GB, the consumer card whose memory NVIDIA
+#: states; A100 80GB and both H100 variants 80 GB; H200 141 GB and B200 180 GB, from hardware.csv).
 COMMON_GPU_SETS: tuple[GpuSet, ...] = (
-    GpuSet("RTX 3090/4090", ("RTX 3090", "RTX 4090"), 1),
-    GpuSet("RTX 3090/4090", ("RTX 3090", "RTX 4090"), 2),
+    GpuSet("RTX 3090", ("RTX 3090",), 1),
+    GpuSet("RTX 3090", ("RTX 3090",), 2),
     GpuSet("A100 40GB", ("A100 40GB",), 1),
     GpuSet("A100/H100 80GB", ("A100 80GB", "H100 SXM", "H100 PCIe"), 1),
     GpuSet("H200", ("H200",), 1),
@@ -250,7 +250,7 @@ def chip_memory_gb(gpu_set: GpuSet, hardware: pd.DataFrame) -> float:
 
 
 def gpu_set_label(gpu_set: GpuSet, hardware: pd.DataFrame) -> str:
-    """The set as "count × name (total GB)", e.g. "2 × RTX 3090/4090 (48 GB)"; the total comes
+    """The set as "count × name (total GB)", e.g. "2 × RTX 3090 (48 GB)"; the total comes
     from the hardware table."""
     total = gpu_set.count * chip_memory_gb(gpu_set, hardware)
     return f"{gpu_set.count} × {gpu_set.name} ({total:g} GB)"
