@@ -25,6 +25,8 @@ import zipfile
 from pathlib import Path
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+#: CJK characters and full-width punctuation: a space between two of them is a line wrap.
+WIDE = r"[\u3000-\u9fff\uff00-\uffef]"
 #: Stop adding units to a genre once it holds this many CJK characters.
 TARGET_CHARS = 1500
 OUT = Path(__file__).resolve().parents[1] / "data" / "texts"
@@ -120,7 +122,7 @@ def technical_texts(folder: Path) -> list[str]:
 
 
 def expository(folder: Path) -> list[str]:
-    """Paragraphs of the Debian FAQ's chapter 1, "Definitions and overview", in Simplified Chinese."""
+    """Paragraphs of the Debian FAQ's chapter 1, "Definitions and overview", in Chinese."""
     from bs4 import BeautifulSoup
 
     deb = next(folder.glob("debian-faq-zh-cn_*_all.deb"))
@@ -137,7 +139,9 @@ def expository(folder: Path) -> list[str]:
     for p in body.find_all("p"):
         text = re.sub(r"\s+", " ", p.get_text()).strip()
         # a wrapped line inside a Chinese sentence leaves a space between two CJK characters
-        text = re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])", "", text)
+        text = re.sub(
+            r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])", "", text
+        )
         if _cjk(text) >= 10:
             paragraphs.append(text)
     return _take(paragraphs)

@@ -48,8 +48,9 @@ def load_corpus(genres: tuple[str, ...] = GENRES) -> dict[str, str]:
         path = folder / f"zh-{genre}.txt"
         if not path.is_file():
             raise FileNotFoundError(
-                f"the corpus has no {genre!r} text: {path} is missing (scripts/extract_zh_corpus.py "
-                "rebuilds the genre texts; data/texts/README.md lists their sources)"
+                f"the corpus has no {genre!r} text: {path} is missing "
+                "(scripts/extract_zh_corpus.py rebuilds the genre texts; data/texts/README.md "
+                "lists their sources)"
             )
         inputs.note(path)
         corpus[genre] = path.read_text(encoding="utf-8")
@@ -59,10 +60,10 @@ def load_corpus(genres: tuple[str, ...] = GENRES) -> dict[str, str]:
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentences of ``text`` as ``(start, end)`` offsets that tile it without gaps.
 
-    A sentence ends after 。！？ (and closing quotes) or at a line break; the whitespace after
-    an end goes with the next sentence, and spans holding no CJK ideograph are merged into the
-    sentence before them (a heading of code, a blank line), so every span has a character to
-    divide by unless the text has none at all."""
+    A sentence ends after 。！？ (and closing quotes) or at a line break, which stays with the
+    sentence it ends; a span holding no CJK ideograph (a line of code, a blank line) is merged
+    into the sentence before it, so that every span but a leading one has a character to
+    divide by."""
     cuts = sorted({m.end() for m in _SENTENCE_END.finditer(text)} | {len(text)})
     spans, start = [], 0
     for end in cuts:
@@ -137,7 +138,10 @@ class CorpusCost:
         flipped = row.iloc[0].copy()
         flipped["a"], flipped["b"] = a, b
         flipped["diff"], flipped["ci_low"], flipped["ci_high"] = (
-            -flipped["diff"], -flipped["ci_high"], -flipped["ci_low"])
+            -flipped["diff"],
+            -flipped["ci_high"],
+            -flipped["ci_low"],
+        )
         return flipped
 
     @property

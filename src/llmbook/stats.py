@@ -256,7 +256,9 @@ def ratio_bootstrap(
     num = np.atleast_2d(np.asarray(numerators, dtype=np.float64))
     den = np.asarray(denominators, dtype=np.float64)
     if den.ndim != 1 or num.shape[1] != den.size or den.size == 0:
-        raise ValueError(f"need numerators (k, n) and denominators (n,), got {num.shape}, {den.shape}")
+        raise ValueError(
+            f"need numerators (k, n) and denominators (n,), got {num.shape}, {den.shape}"
+        )
     groups = np.zeros(den.size, dtype=int) if strata is None else np.asarray(strata)
     if groups.shape != den.shape:
         raise ValueError(f"strata need shape {den.shape}, got {groups.shape}")
