@@ -89,6 +89,18 @@ def test_sentence_costs_by_hand_and_they_add_up_to_the_whole_text():
     assert costs["chars"].sum() == tokenizers.count_cjk(text)
 
 
+@pytest.mark.parametrize("name", ["gpt2", "qwen2", "cl100k", "bert-base-chinese", "baichuan"])
+def test_sentence_costs_line_by_line_equal_prefixes_of_the_whole_text(name):
+    # Counting from the start of each line is a shortcut: it must give what differences of
+    # prefixes of the whole text give.
+    tok = tokenizers.load(name)
+    text = chinese.load_corpus(("technical",))["technical"][:1200]
+    ends = chinese.sentence_costs(tok, text)["end"]
+    prefix = [len(tok.encode(text[:end])) for end in ends]
+    expected = [b - a for a, b in zip([0, *prefix[:-1]], prefix, strict=True)]
+    assert chinese.sentence_costs(tok, text)["tokens"].tolist() == expected
+
+
 def test_corpus_cost_against_a_hand_count():
     corpus = {"a": "你好。我很好！", "b": "谢谢。\n再见。"}
     cost = chinese.corpus_cost(["bert-base-chinese", "gpt2"], corpus, n_resamples=200)

@@ -91,6 +91,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return merged
 
 
+def _prefix_costs(tok: tokenizers.Tokenizer, text: str, spans) -> list[int]:
+    """Tokens of each span as a difference of prefix encodings of ``text``."""
+    costs, before = [], 0
+    for _, end in spans:
+        upto = len(tok.encode(text[:end]))
+        costs.append(upto - before)
+        before = upto
+    return costs
+
+
 def sentence_costs(tok: tokenizers.Tokenizer, text: str) -> pd.DataFrame:
     """Tokens and CJK characters of each sentence of ``text`` (:func:`sentence_spans`), the
     text encoded as a whole.
@@ -98,15 +108,32 @@ def sentence_costs(tok: tokenizers.Tokenizer, text: str) -> pd.DataFrame:
     A sentence's tokens are those the text up to its end needs, less those the text up to its
     start needs, so they add up to exactly the tokens of the whole text (no BOS): encoding
     each sentence on its own would charge a SentencePiece model one dummy-prefix space per
-    sentence that the text as written does not pay. Columns ``start``, ``end``, ``tokens``,
-    ``chars``."""
+    sentence that the text as written does not pay. The prefixes are counted line by line
+    (from the start of a sentence's line) when the lines, encoded one by one, give exactly the
+    ids of the whole text, as for the byte-level BPE and WordPiece tokenizers; otherwise (a
+    SentencePiece model's dummy prefix) from the start of the text. Columns ``start``,
+    ``end``, ``tokens``, ``chars``."""
     spans = sentence_spans(text)
-    rows, before = [], 0
-    for start, end in spans:
-        upto = len(tok.encode(text[:end]))
-        rows.append((start, end, upto - before, tokenizers.count_cjk(text[start:end])))
-        before = upto
-    return pd.DataFrame(rows, columns=["start", "end", "tokens", "chars"])
+    lines: list[list[tuple[int, int]]] = [[]]
+    for span in spans:
+        lines[-1].append(span)
+        if text[span[1] - 1] == "\n":
+            lines.append([])
+    lines = [line for line in lines if line]
+    by_line = [tok.encode(text[line[0][0] : line[-1][1]]) for line in lines]
+    if [i for ids in by_line for i in ids] == tok.encode(text):
+        tokens = []
+        for line in lines:
+            offset = line[0][0]
+            local = [(a - offset, b - offset) for a, b in line]
+            tokens += _prefix_costs(tok, text[offset : line[-1][1]], local)
+    else:
+        tokens = _prefix_costs(tok, text, spans)
+    chars = [tokenizers.count_cjk(text[a:b]) for a, b in spans]
+    return pd.DataFrame(
+        [(a, b, t, c) for (a, b), t, c in zip(spans, tokens, chars, strict=True)],
+        columns=["start", "end", "tokens", "chars"],
+    )
 
 
 @dataclass(frozen=True)
