@@ -255,3 +255,24 @@ def test_chinese_tokens_not_the_share_reward_chinese_data():
     share = decision.zh_share("BLOOM-176B", models, languages)[0]
     tokens = float(models.set_index("model").loc["BLOOM-176B", "train_tokens"])
     assert bloom == pytest.approx(share * tokens) and "training tokens" in basis
+
+
+def test_tokenizer_bounds_are_worst_and_best_of_the_costs_given():
+    assert decision.tokenizer_bounds({"a": 1.2, "b": 0.9, "c": 2.5}) == (2.5, 0.9)
+    assert decision.tokenizer_bounds(pd.Series({"a": 1.2, "b": 0.9})) == (1.2, 0.9)
+    with pytest.raises(ValueError, match="no tokenizer cost"):
+        decision.tokenizer_bounds({})
+
+
+def test_criteria_read_the_tokenizer_cost_of_each_models_tokenizer(root):
+    data = root / "data"
+    names = ("models", "architectures", "pretraining_languages", "licences", "benchmark_scores")
+    frames = {n: catalog.load(n, data) for n in names}
+    raw = decision.criteria(
+        ["LLaMA-7B", "Llama-2-7B", "GLM-130B"], frames["models"], frames["architectures"],
+        frames["pretraining_languages"], frames["licences"], frames["benchmark_scores"],
+        pd.Series({"llama": 1.95, "qwen2": 0.96}),
+    )  # fmt: skip
+    assert raw.loc["LLaMA-7B", "zh_tokens_per_char"] == 1.95
+    assert raw.loc["Llama-2-7B", "zh_tokens_per_char"] == 1.95  # the same 32k SentencePiece
+    assert np.isnan(raw.loc["GLM-130B", "zh_tokens_per_char"])  # its tokenizer is not loadable

@@ -146,3 +146,48 @@ def test_auc_hand_values_and_interval():
     out = stats.auc_ci([3, 4, 5, 6], [1, 2, 3.5, 0], seed=0)
     assert out["ci_low"] <= out["auc"] <= out["ci_high"] <= 1.0
     assert (out["n_positive"], out["n_negative"]) == (4, 4)
+
+
+def test_ratio_bootstrap_is_a_ratio_of_sums_within_strata():
+    num = np.array([[1, 3, 2, 6], [2, 2, 4, 4]])
+    den = np.array([1, 1, 2, 2])
+    labels, point, draws = stats.ratio_bootstrap(num, den, ["x", "x", "y", "y"], 500, seed=1)
+    assert labels == ["x", "y"]
+    assert point.tolist() == [[2.0, 2.0], [2.0, 2.0]]  # (1+3)/2, (2+6)/4; (2+2)/2, (4+4)/4
+    assert draws.shape == (500, 2, 2)
+    # a stratum's replicates use only its own items: x's ratios lie between 1 and 3
+    assert draws[:, 0, 0].min() >= 1 and draws[:, 0, 0].max() <= 3
+    assert {1.0, 2.0, 3.0} == set(np.round(draws[:, 0, 0], 9))
+    # the second row is constant per item ratio 2 in x: every replicate is 2
+    assert np.allclose(draws[:, 1, 0], 2.0)
+
+
+def test_ratio_bootstrap_weights_by_the_denominator_not_the_mean_of_ratios():
+    # one long sentence (10 tokens, 10 chars) and one short one (3 tokens, 1 char)
+    _, point, _ = stats.ratio_bootstrap([10, 3], [10, 1], n_resamples=10)
+    assert point[0, 0] == pytest.approx(13 / 11)  # not (1 + 3) / 2
+
+
+def test_ratio_bootstrap_replicates_are_paired():
+    rng = np.random.default_rng(0)
+    den = rng.integers(1, 20, 200)
+    a = den * 1.5 + rng.normal(0, 3, 200)
+    _, _, draws = stats.ratio_bootstrap([a, a + 0.1 * den], den, n_resamples=300)
+    diff = draws[:, 1, 0] - draws[:, 0, 0]
+    assert np.allclose(diff, 0.1)  # the same draw for both rows: the difference is exact
+    lo, hi = stats.percentile_interval(draws[:, 0, 0])
+    assert lo < 1.5 < hi
+
+
+def test_ratio_bootstrap_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="numerators"):
+        stats.ratio_bootstrap([[1, 2]], [1, 2, 3])
+    with pytest.raises(ValueError, match="strata"):
+        stats.ratio_bootstrap([1, 2], [1, 2], strata=["a"])
+    with pytest.raises(ValueError, match="zero denominator"):
+        stats.ratio_bootstrap([1, 2], [0, 0])
+
+
+def test_percentile_interval_by_hand():
+    lo, hi = stats.percentile_interval(np.arange(101.0), level=0.9)
+    assert (lo, hi) == (pytest.approx(5.0), pytest.approx(95.0))

@@ -24,12 +24,13 @@ The raw criteria are built from the book's tables by :func:`criteria`; the chapt
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from llmbook import deployment, tokenizers
+from llmbook import deployment
 
 #: Which offline tokenizer (:data:`llmbook.tokenizers.ASSETS`) each catalog model uses.
 #: LLaMA-1 and Llama 2 share one 32k SentencePiece model (Llama 2 paper §2.2, "the same
@@ -59,6 +60,9 @@ COMMERCIAL_USE_SCORE: dict[str, float] = {
     "application": 0.5,
     "prohibited": 0.25,
 }
+
+#: The licence score of a model whose weights are not published: below every open licence.
+CLOSED_WEIGHTS_SCORE = 0.0
 
 MISSING_POLICIES = ("worst", "skip", "mean")
 #: Scores equal to this many decimals are a tie (sums in a different order differ in the last
@@ -150,7 +154,7 @@ def licence_score(model: str, licences: pd.DataFrame) -> float:
         return math.nan
     row = rows.iloc[0]
     if row["open_weights"] is False or row["open_weights"] == "false":
-        return 0.0
+        return CLOSED_WEIGHTS_SCORE
     terms = row["commercial_use"]
     if not isinstance(terms, str) or terms not in COMMERCIAL_USE_SCORE:
         return math.nan
@@ -201,7 +205,7 @@ def criteria(
     languages: pd.DataFrame,
     licences: pd.DataFrame,
     scores: pd.DataFrame,
-    text: str,
+    tokenizer_cost: Mapping[str, float],
     benchmark: str = "C-Eval",
     shots: int = 5,
     reporters: list[str] | None = None,
@@ -214,19 +218,19 @@ def criteria(
 ) -> pd.DataFrame:
     """Raw criteria for each candidate (NaN where no data), plus provenance columns.
 
-    ``zh_tokens_per_char`` is measured on ``text`` with the model's real tokenizer
-    (:data:`TOKENIZER_OF`); ``serve_gb`` is the weights in ``fmt`` plus the KV cache of one
-    sequence of ``context_tokens`` tokens (weights alone when the shape is unknown);
-    ``benchmark`` is the model's score from :func:`benchmark_score`, or that of the catalog row
-    ``score_as[model]`` names (a fine-tuned sibling that was evaluated instead; the
-    ``benchmark_model`` column shows which row was used).
+    ``zh_tokens_per_char`` is ``tokenizer_cost`` of the model's real tokenizer
+    (:data:`TOKENIZER_OF`): tokens per Chinese character by tokenizer name, as
+    ``llmbook.chinese.corpus_cost(...).overall`` measures them on the book's Chinese corpus
+    (a tokenizer missing from it leaves the cell blank); ``serve_gb`` is the weights in
+    ``fmt`` plus the KV cache of one sequence of ``context_tokens`` tokens (weights alone
+    when the shape is unknown); ``benchmark`` is the model's score from
+    :func:`benchmark_score`, or that of the catalog row ``score_as[model]`` names (a
+    fine-tuned sibling that was evaluated instead; the ``benchmark_model`` column shows which
+    row was used).
     """
-    cache: dict[str, float] = {}
     rows = []
     for model in candidates:
         name = TOKENIZER_OF.get(model)
-        if name is not None and name not in cache:
-            cache[name] = tokenizers.tokens_per_char(tokenizers.load(name), text)
         share, share_basis = zh_share(model, models, languages)
         zh_tok, zh_tok_basis = zh_tokens(model, models, languages)
         params, params_basis = deployment.params_of(model, models, shapes)
@@ -242,7 +246,9 @@ def criteria(
         rows.append(
             {
                 "model": model,
-                "zh_tokens_per_char": cache.get(name, math.nan) if name else math.nan,
+                "zh_tokens_per_char": float(tokenizer_cost.get(name, math.nan))
+                if name
+                else math.nan,
                 "zh_tokens": zh_tok,
                 "zh_share": share,
                 "params": params,
@@ -295,12 +301,14 @@ def normalise(
     return out
 
 
-def tokenizer_bounds(text: str, names=None) -> tuple[float, float]:
-    """(worst, best) tokens per Chinese character of ``text`` over the tokenizers ``names``
-    (default: every tokenizer :mod:`llmbook.tokenizers` can load): the scale on which the
-    tokenizer criterion is rescaled when most candidates' tokenizers are missing."""
-    names = list(tokenizers.ASSETS) if names is None else list(names)
-    values = [tokenizers.tokens_per_char(tokenizers.load(n), text) for n in names]
+def tokenizer_bounds(tokenizer_cost: Mapping[str, float]) -> tuple[float, float]:
+    """(worst, best) tokens per Chinese character over every tokenizer in ``tokenizer_cost``
+    (by name, e.g. ``llmbook.chinese.corpus_cost(...).overall`` over every tokenizer the book
+    can load): the scale on which the tokenizer criterion is rescaled when most candidates'
+    tokenizers are missing."""
+    values = [float(v) for v in dict(tokenizer_cost).values()]  # a dict or a pandas Series
+    if not values:
+        raise ValueError("no tokenizer cost to take bounds from")
     return max(values), min(values)
 
 

@@ -12,7 +12,9 @@ One home for every estimator a chapter uses to say how sure a measurement is:
   :func:`items_for_unpaired_difference` is the same question on separate item sets, for contrast;
 * telling two groups apart by a score: :func:`auc` (the Mann-Whitney probability that a
   random member of the first group scores higher) and :func:`auc_ci` (bootstrap interval);
-* code generation: :func:`pass_at_k`, the unbiased estimator of Chen et al. (2021, §2.1).
+* code generation: :func:`pass_at_k`, the unbiased estimator of Chen et al. (2021, §2.1);
+* a ratio of sums over items (tokens per character of a corpus of sentences), with strata and
+  paired replicates: :func:`ratio_bootstrap` and :func:`percentile_interval`.
 
 All functions are pure, take plain numbers or 0/1 arrays, and are tested on hand-computed values
 and by simulation in ``tests/test_stats.py``. ``z`` values are standard normal quantiles,
@@ -229,3 +231,54 @@ def cluster_bootstrap_ci(
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
     return float(lo), float(hi)
+
+
+def ratio_bootstrap(
+    numerators,
+    denominators,
+    strata=None,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[list, np.ndarray, np.ndarray]:
+    """Bootstrap replicates of a ratio of sums, ``sum(numerator) / sum(denominator)``, within
+    each stratum, for ``k`` quantities measured on the same ``n`` items.
+
+    ``numerators`` is ``(k, n)`` (or ``(n,)`` for one quantity), ``denominators`` ``(n,)`` and
+    ``strata`` ``(n,)`` labels (None: one stratum). A ratio of sums weights each item by its
+    denominator (tokens per character of a text is its tokens over its characters, not the mean
+    of its sentences' ratios, which would overweight short sentences). Items are resampled with
+    replacement within their stratum, so each stratum keeps its size, and every draw is shared
+    by the ``k`` rows: the difference of two rows in a replicate is a **paired** replicate, as
+    in :func:`paired_bootstrap_diff`. Returns the stratum labels (in order of first
+    appearance), the point estimates ``(k, S)`` and the replicates ``(n_resamples, k, S)``;
+    :func:`percentile_interval` turns replicates (or any function of them) into an interval.
+    """
+    num = np.atleast_2d(np.asarray(numerators, dtype=np.float64))
+    den = np.asarray(denominators, dtype=np.float64)
+    if den.ndim != 1 or num.shape[1] != den.size or den.size == 0:
+        raise ValueError(
+            f"need numerators (k, n) and denominators (n,), got {num.shape}, {den.shape}"
+        )
+    groups = np.zeros(den.size, dtype=int) if strata is None else np.asarray(strata)
+    if groups.shape != den.shape:
+        raise ValueError(f"strata need shape {den.shape}, got {groups.shape}")
+    labels = list(dict.fromkeys(groups.tolist()))
+    rng = np.random.default_rng(seed)
+    point = np.empty((num.shape[0], len(labels)))
+    draws = np.empty((n_resamples, num.shape[0], len(labels)))
+    for s, label in enumerate(labels):
+        idx = np.flatnonzero(groups == label)
+        if den[idx].sum() <= 0:
+            raise ValueError(f"stratum {label!r} has a zero denominator")
+        point[:, s] = num[:, idx].sum(axis=1) / den[idx].sum()
+        pick = idx[rng.integers(0, idx.size, size=(n_resamples, idx.size))]
+        draws[:, :, s] = (num[:, pick].sum(axis=2) / den[pick].sum(axis=1)).T
+    return labels, point, draws
+
+
+def percentile_interval(draws, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile interval of bootstrap replicates along their first axis:
+    the ``(1 - level)/2`` and ``(1 + level)/2`` quantiles."""
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(np.asarray(draws, dtype=np.float64), [alpha, 1.0 - alpha], axis=0)
+    return lo, hi
