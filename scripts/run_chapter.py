@@ -11,6 +11,7 @@ references, glue keys, Sphinx warnings).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import datetime
@@ -20,8 +21,13 @@ import jupytext
 import nbclient
 import nbformat
 
+from llmbook.execution import SINGLE_THREAD_ENV
+
 
 def run(path: Path) -> bool:
+    # As the build runs its kernels: one BLAS thread each (two threading BLAS libraries on a
+    # busy machine spin against each other and run many times slower).
+    os.environ.update(SINGLE_THREAD_ENV)
     notebook = jupytext.read(path)
     client = nbclient.NotebookClient(
         notebook, timeout=600, kernel_name="python3",
