@@ -422,3 +422,71 @@ def test_new_evaluation_sources_cover_todays_models(root):
         .str.contains("opencompass|open_llm_leaderboard|lmarena", case=False)
         .any()
     )
+
+
+#: Published sizes of 2025-2026 open models: (total params, active params or None for dense,
+#: training tokens or None), each as its primary source prints it (the row's source column).
+PUBLISHED_2025_2026 = {
+    "Qwen3-8B": (8.2e9, None, 36e12),  # Qwen/Qwen3-8B card: "Number of Parameters: 8.2B"
+    "Qwen3-14B": (14.8e9, None, 36e12),  # card: 14.8B; report §3.1: 36 trillion tokens
+    "Qwen3-32B": (32.8e9, None, 36e12),  # card: 32.8B
+    "Qwen3-30B-A3B": (30.5e9, 3.3e9, 36e12),  # card: "30.5B in total and 3.3B activated"
+    "Qwen3-235B-A22B": (235e9, 22e9, 36e12),  # card: "235B in total and 22B activated"
+    "DeepSeek-V3.1": (671e9, 37e9, None),  # V3.1 card, Model Downloads: 671B / 37B
+    "Gemma-3-27B": (27e9, None, 14e12),  # Gemma 3 card: "27B model ... 14 trillion tokens"
+    "Gemma-3-1B": (1e9, None, 2e12),  # Gemma 3 card: "1B with 2 trillion tokens"
+    "Seed-OSS-36B-Base": (36e9, None, 12e12),  # seed-oss README: 36B, "trained with only 12T"
+    "Ling-mini-2.0": (16.26e9, 1.43e9, 20e12),  # Ling-V2 README: "1.43B activated of 16.26B"
+    "LongCat-Flash-Chat": (560e9, 27e9, None),  # README: 560B total, "averaging~27B" active
+    "Kimi-Linear-48B-A3B-Instruct": (48e9, 3e9, 5.7e12),  # README: 48B / 3B, 5.7T tokens
+    "Kimi-K2.5": (1e12, 32e9, None),  # README Model Summary: 1T / 32B
+    "Ling-2.5-1T": (1e12, 63e9, 29e12),  # Ling-V2.5 README: 1T, 63B active, 29T tokens
+    "GLM-5": (744e9, 40e9, 28.5e12),  # GLM-5 README: 744B (40B active), 28.5T tokens
+    "Hy3": (295e9, 21e9, None),  # Hy3 README: 295B total, 21B active
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_2025_2026))
+def test_2025_2026_rows_carry_their_published_sizes(models, name):
+    params, active, tokens = PUBLISHED_2025_2026[name]
+    row = models.loc[name]
+    assert row["params"] == pytest.approx(params, rel=1e-9)
+    assert row["params_basis"] == "reported"
+    if active is None:
+        assert (row["active_params"], row["active_params_basis"]) == (row["params"], "dense")
+        assert not row["moe"]
+    else:
+        assert row["active_params"] == pytest.approx(active, rel=1e-9)
+        assert row["active_params_basis"] == "reported"
+        assert row["moe"]
+    if tokens is not None:
+        assert row["train_tokens"] == pytest.approx(tokens, rel=1e-9)
+        assert row["train_tokens_basis"] == "reported"
+
+
+def test_qwen3_shapes_count_to_their_model_cards(root, models):
+    """The Qwen3 shapes in architectures.csv (from the checkpoints' config.json) must count, with
+    the library's formula, to the totals and active counts the model cards print, within the
+    card's printed precision (0.1B, or 1B for whole numbers from 20B: "235B", "22B") plus a
+    tenth of it; a wrong width, layer or expert count misses by far more."""
+    from llmbook.architecture import Shape, active_params, param_counts
+
+    def within_print(count: float, card: float) -> bool:
+        step = 1e9 if card >= 20e9 and card % 1e9 == 0 else 0.1e9
+        return abs(count - card) <= 0.6 * step
+
+    shapes = catalog.load("architectures", root / "data").set_index("model")
+    qwen3 = [m for m in shapes.index if m.startswith("Qwen3-")]
+    assert {"Qwen3-0.6B", "Qwen3-8B", "Qwen3-14B", "Qwen3-32B", "Qwen3-30B-A3B"} <= set(qwen3)
+    for name in qwen3:
+        shape = Shape.from_row({"model": name, **shapes.loc[name].to_dict()})
+        row = models.loc[name]
+        assert within_print(param_counts(shape)["total"], row["params"]), name
+        assert within_print(active_params(shape), row["active_params"]), name
+
+
+def test_qwen3_30b_a3b_saw_about_eleven_thousand_tokens_per_active_parameter(models):
+    """Review finding 5: with the card's 3.3B active parameters the 36T tokens make ~10,900 per
+    active parameter (12,000 with the name's 3B)."""
+    row = models.loc["Qwen3-30B-A3B"]
+    assert row["train_tokens"] / row["active_params"] == pytest.approx(10_909, rel=1e-3)
