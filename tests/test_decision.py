@@ -276,3 +276,11 @@ def test_criteria_read_the_tokenizer_cost_of_each_models_tokenizer(root):
     assert raw.loc["LLaMA-7B", "zh_tokens_per_char"] == 1.95
     assert raw.loc["Llama-2-7B", "zh_tokens_per_char"] == 1.95  # the same 32k SentencePiece
     assert np.isnan(raw.loc["GLM-130B", "zh_tokens_per_char"])  # its tokenizer is not loadable
+
+
+def test_leaders_are_the_candidates_within_the_tie_margin_of_the_best():
+    ranked = pd.Series({"a": 0.4640, "b": 0.4632, "c": 0.4500})
+    assert decision.leaders(ranked) == ["a", "b"]  # 0.0008 behind: a tie at 1e-3
+    assert decision.leaders(ranked, margin=0.0005) == ["a"]
+    assert decision.leaders(ranked, margin=0.02) == ["a", "b", "c"]
+    assert decision.leaders(pd.Series(dtype=float)) == []

@@ -351,6 +351,14 @@ def winner(normalised: pd.DataFrame, weights: dict[str, float], missing: str = "
     return str(ranking(normalised, weights, missing).index[0])
 
 
+def leaders(ranked: pd.Series, margin: float = TIE_MARGIN) -> list[str]:
+    """The candidates of a :func:`ranking` that tie for first: every one whose score is within
+    ``margin`` of the best (a lead no larger than the precision of the scores is no lead)."""
+    if ranked.empty:
+        return []
+    return [str(m) for m, v in ranked.items() if ranked.iloc[0] - v <= margin + 1e-12]
+
+
 def _filled(normalised: pd.DataFrame, names: list[str], missing: str) -> np.ndarray:
     """The candidates × criteria matrix with gaps treated per ``missing`` (NaN kept for skip)."""
     if missing not in MISSING_POLICIES:
