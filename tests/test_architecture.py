@@ -122,10 +122,11 @@ def _catalog_shape(root, name: str) -> Shape:
     [
         # Reported: 671B total, 37B activated per token (DeepSeek-V3 report, abstract; the
         # 14B multi-token-prediction module is extra); 236B / 21B (DeepSeek-V2 README);
-        # 46.7B / 12.9B (Mixtral announcement). The counts from config.json must agree to the
-        # precision the authors round to.
+        # 47B / 13B (Mixtral paper, abstract). The counts from the published shapes must agree
+        # to the precision the authors round to; Mixtral's shape counts to 46.7B / 12.9B.
         ("DeepSeek-V3", 671e9, 37e9, 0.02),
         ("DeepSeek-V2", 236e9, 21e9, 0.02),
+        ("Mixtral-8x7B", 47e9, 13e9, 0.01),
         ("Mixtral-8x7B", 46.7e9, 12.9e9, 0.002),
     ],
 )
