@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -307,3 +308,18 @@ def test_llama_4_gpu_hours_are_possible_only_with_active_parameters(root, name):
     assert model["active_params"] < model["params"]
     assert 0.15 < utilisation(model["active_params"]) < 0.40
     assert utilisation(model["params"]) > 1
+
+
+def test_empty_facts_lists_each_row_with_an_empty_fact_and_its_note(data_copy):
+    before = catalog.empty_facts("hardware", ["memory_gb"], data_copy)
+    assert "H800" in set(before["chip"])  # no datasheet: every figure empty, the note says why
+    assert all(before["empty"] == "memory_gb")
+    h800 = before.set_index("chip").loc["H800", "what the sources state"]
+    assert "datasheet" in h800
+    rows = list(csv.DictReader((data_copy / "hardware.csv").open(encoding="utf-8")))
+    line = 2 + next(i for i, r in enumerate(rows) if r["chip"] == "A100 80GB")
+    edit_cell(data_copy / "hardware.csv", line, "memory_gb", "")
+    after = catalog.empty_facts("hardware", ["memory_gb", "tdp_watts"], data_copy)
+    assert "A100 80GB" in set(after["chip"]) and "A100 80GB" not in set(before["chip"])
+    with pytest.raises(KeyError, match="no column"):
+        catalog.empty_facts("hardware", ["memory"], data_copy)

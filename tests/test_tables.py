@@ -166,6 +166,9 @@ def test_dollars_read_as_a_reader_compares_them():
     assert tables.dollars(229_985) == "$230K"
     assert tables.dollars(5.576e6) == "$5.58M"
     assert tables.dollars(1.234e9) == "$1.23B"
+    assert tables.dollars(106.42e6) == "$106M"
+    assert tables.dollars(12.345e6) == "$12.3M"
+    assert tables.dollars(2.5e12) == "$2,500B"
     with pytest.raises(ValueError):
         tables.dollars(-1)
 

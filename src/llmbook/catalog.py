@@ -605,3 +605,26 @@ def lookup(table: str, name: str, data: Path | None = None) -> pd.Series:
     nearest = [keys[folded == c].iloc[0] for c in close]
     hint = f"; nearest: {', '.join(nearest)}" if nearest else ""
     raise NotFound(f"no {table} row named {name!r}{hint}")
+
+
+def empty_facts(table: str, columns: list[str], data: Path | None = None) -> pd.DataFrame:
+    """The rows of ``table`` with an empty cell among ``columns``: its key (the first
+    primary-key column), the empty columns by name, and the row's ``notes``, which say what the
+    primary source states and does not. The data appendix lists these, so that every cell the
+    sources leave empty has its reason one click away."""
+    frame = load(table, data)
+    unknown = [c for c in columns if c not in frame.columns]
+    if unknown:
+        raise KeyError(f"{table} has no column {', '.join(map(repr, unknown))}")
+    key = schema(table, data)["primaryKey"][0]
+    empty = frame[columns].isna()
+    rows = frame[empty.any(axis=1)]
+    return pd.DataFrame(
+        {
+            key: rows[key].astype(str).to_numpy(),
+            "empty": [", ".join(c for c in columns if empty.at[i, c]) for i in rows.index],
+            "what the sources state": rows["notes"].fillna("").astype(str).to_numpy()
+            if "notes" in rows
+            else "",
+        }
+    )

@@ -222,15 +222,17 @@ def short_count(value: float, digits: int = 2) -> str:
 
 
 def dollars(value: float) -> str:
-    """Dollars for a reader: 2.5 -> '$2.50', 66.96 -> '$67', 2790 -> '$2,790',
-    229985 -> '$230K', 5.576e6 -> '$5.58M', 1.234e9 -> '$1.23B'."""
+    """Dollars for a reader, millions and billions to three significant figures: 2.5 -> '$2.50',
+    66.96 -> '$67', 2790 -> '$2,790', 229985 -> '$230K', 5.576e6 -> '$5.58M',
+    106.42e6 -> '$106M', 1.234e9 -> '$1.23B'."""
     value = float(value)
     if value < 0:
         raise ValueError(f"a cost cannot be negative, got {value}")
-    if value >= 1e9:
-        return f"${value / 1e9:.2f}B"
-    if value >= 1e6:
-        return f"${value / 1e6:.2f}M"
+    for unit, scale in (("B", 1e9), ("M", 1e6)):
+        if value >= scale:
+            scaled = value / scale
+            decimals = 2 if scaled < 10 else 1 if scaled < 100 else 0
+            return f"${scaled:,.{decimals}f}{unit}"
     if value >= 1e4:
         return f"${value / 1e3:.0f}K"
     if value >= 10:
