@@ -185,6 +185,14 @@ def test_figures_draw(models):
     plt.close(fig)
     fig = sp.tokens_per_param_figure(table, 20.0)
     assert len(fig.axes[0].patches) == len(table)
+    assert not [c for c in fig.axes[0].collections if len(c.get_offsets())]  # no active count
+    plt.close(fig)
+    # with an active count, the MoE gets one marker at D / N_active
+    with_active = sp.scale_table(models.assign(active_params=[None, None, 20e9, None, None]))
+    fig = sp.tokens_per_param_figure(with_active, 20.0)
+    drawn = [x for c in fig.axes[0].collections for x, _ in c.get_offsets()]
+    moe = with_active.set_index("model").loc["Big MoE"]
+    assert drawn == pytest.approx([moe["tokens"] / 20e9])
     plt.close(fig)
     fig = sp.allocation_figure(table)
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == len(sp.ALLOCATIONS)

@@ -380,7 +380,8 @@ def frontier_figure(
 def tokens_per_param_figure(table: pd.DataFrame, ratio: float):
     """Horizontal bars of D/N per model (log scale), sorted, with a vertical line at ``ratio``.
 
-    The article's candidates are coloured; mixture-of-experts rows are hatched (total params).
+    The article's candidates are coloured; mixture-of-experts rows are hatched (total params)
+    and carry a marker at their tokens per *active* parameter, the ratio their compute follows.
     """
     rows = table.sort_values(["tokens_per_param", "model"], ascending=[False, True])
     height = 1.2 + 0.16 * len(rows)
@@ -397,6 +398,15 @@ def tokens_per_param_figure(table: pd.DataFrame, ratio: float):
             text, (value, y), xytext=(3, 0), textcoords="offset points", va="center",
             fontsize=6.5, color="#333333",
         )  # fmt: skip
+    per_active = rows["tokens"] / rows["active_params"] if "active_params" in rows else None
+    shown_active = (
+        per_active.where(rows["moe"].astype(bool)).astype(float).to_numpy()
+        if per_active is not None else np.full(len(rows), np.nan)
+    )  # fmt: skip
+    marked = np.isfinite(shown_active)
+    if marked.any():
+        ax.scatter(shown_active[marked], np.arange(len(rows))[marked], marker="D", s=14,
+                   color="black", zorder=3)  # fmt: skip
     ax.axvline(ratio, color="black", lw=1.2)
     ax.annotate(
         f"Chinchilla Approach 1: {ratio:.0f} tokens per parameter",
@@ -407,7 +417,7 @@ def tokens_per_param_figure(table: pd.DataFrame, ratio: float):
         va="top",
     )
     ax.set_xscale("log")
-    ax.set_xlim(0.5, rows["tokens_per_param"].max() * 3)
+    ax.set_xlim(0.5, np.nanmax([rows["tokens_per_param"].max(), *shown_active]) * 3)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(axis="y", visible=False)
@@ -419,6 +429,11 @@ def tokens_per_param_figure(table: pd.DataFrame, ratio: float):
         Patch(color=OTHER_COLOUR, label="other models"),
         Patch(facecolor=OTHER_COLOUR, hatch="////", edgecolor="white", label="mixture of experts"),
     ]
+    if marked.any():
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], marker="D", color="black", linestyle="none", markersize=4,
+                              label="MoE: tokens per active parameter"))  # fmt: skip
     ax.legend(handles=handles, loc="upper right", bbox_to_anchor=(1, 0.96), fontsize=7.5)
     fig.tight_layout()
     return fig
