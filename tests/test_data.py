@@ -443,6 +443,9 @@ PUBLISHED_2025_2026 = {
     "Ling-2.5-1T": (1e12, 63e9, 29e12),  # Ling-V2.5 README: 1T, 63B active, 29T tokens
     "GLM-5": (744e9, 40e9, 28.5e12),  # GLM-5 README: 744B (40B active), 28.5T tokens
     "Hy3": (295e9, 21e9, None),  # Hy3 README: 295B total, 21B active
+    "Qwen3.5-397B-A17B": (397e9, 17e9, None),  # Qwen3.5 README News: "a 397B-A17B MoE model"
+    "Qwen3.5-27B": (27e9, None, None),  # Qwen3.5 README News 2026-02-24
+    "Qwen3-Next-80B-A3B": (80e9, 3e9, None),  # Qwen3.5 README News 2025-09-11
 }
 
 
