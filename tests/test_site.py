@@ -438,3 +438,17 @@ def test_tables_fit_the_content_column_at_1280px(visits):
     # No check that a known wide table is still wide: an interactive table near the limit is
     # measured wider or narrower depending on when its script has laid it out, and the guard
     # must not flicker. Remove an entry by hand once its table is made narrower.
+
+
+#: Markdown that glued text would show literally: {glue:text} pastes plain text, so emphasis,
+#: code or a role inside a glued string reaches the reader as asterisks and backticks.
+GLUED_MARKUP = re.compile(r'<span class="pasted-text">([^<]*(?:\*\*|`|\{[a-z]+:)[^<]*)</span>')
+
+
+def test_glued_text_carries_no_markdown(site):
+    html_root = site / "_build" / "html"
+    leaks = {
+        path: GLUED_MARKUP.findall((html_root / path).read_text(encoding="utf-8"))[:3]
+        for path in pages(site)
+    }
+    assert {p: found for p, found in leaks.items() if found} == {}
