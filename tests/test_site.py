@@ -402,7 +402,15 @@ def data_descriptions(site) -> list[str]:
 #: A ratchet: a page may not get worse, and no other page may start; fix a page, then lower or
 #: remove its entry (the test says when an entry is stale).
 KNOWN_UNFINISHED = {}
-KNOWN_WIDE: dict[str, set[str]] = {}
+#: Interactive tables of ten columns whose headings alone (words that do not break, plus the sort
+#: controls) need more than the 688 px text column at 1280 px; they scroll sideways inside their
+#: container (nothing is cut). Measured against the article's width since Session 6; before, the
+#: guard measured the page's main area (1,024 px, contents sidebar included) and missed them.
+KNOWN_WIDE: dict[str, set[str]] = {
+    "book/part1-base-models/landscape.html": {"table-base-models", "table-tuned-models"},
+    "book/part1-base-models/scale.html": {"table-scale-losses"},
+    "book/part3-instruction-tuning/datasets.html": {"table-instruction-datasets"},
+}
 
 
 def test_no_unfinished_table_cells(site, bib_keys):

@@ -183,3 +183,11 @@ def test_long_text_columns_are_folded_and_stay_escaped():
     assert "llmbook-long" in html and "<details" in html  # the renderer is in the page
     assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
     assert tables.long_text_columns(frame[["model"]]) == []
+
+
+def test_percent_never_prints_a_positive_share_as_zero():
+    assert tables.percent(0.0731) == "7.3%"
+    assert tables.percent(0.00049) == "<0.1%"
+    assert tables.percent(0.0005) == "0.1%"
+    assert tables.percent(0.0) == "0.0%"
+    assert tables.percent(0.004, decimals=0) == "<1%"

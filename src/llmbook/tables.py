@@ -94,6 +94,9 @@ def interactive(frame: pd.DataFrame, table_id: str, **options):
 
     if not table_id.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"table_id must be letters, digits, '-' or '_', got {table_id!r}")
+    # DataTables would fix each column's width from its widest cell when the table loads, wider
+    # than the text column; without that the cells wrap to the column's width.
+    options.setdefault("autoWidth", False)
     numeric = numeric_text_columns(frame)
     if "columnDefs" not in options:
         options["columnDefs"] = []
@@ -238,6 +241,17 @@ def dollars(value: float) -> str:
     if value >= 10:
         return f"${value:,.0f}"
     return f"${value:,.2f}"
+
+
+def percent(value: float, decimals: int = 1) -> str:
+    """A share for a reader: 0.0731 -> '7.3%'; a positive share that would print as zero reads
+    '<0.1%' (at ``decimals`` 1), never '0.0%', which says something else."""
+    value = float(value)
+    text = f"{value:.{decimals}%}"
+    floor = 10.0**-decimals
+    if 0 < value * 100 < floor / 2:
+        return f"<{floor:.{decimals}f}%"
+    return text
 
 
 def exact_count(value: float) -> str:
@@ -447,11 +461,14 @@ def cut_descriptions(html: str, descriptions) -> list[str]:
     return [d for d in descriptions if " ".join(str(d).split()) not in cells]
 
 
-#: Run in the browser: tables whose width exceeds their content column (no horizontal room).
+#: Run in the browser: tables wider than the text column (the article's width inside its padding;
+#: the page's main area, which includes the contents sidebar, is wider and is not the limit).
 WIDE_TABLES_JS = """
 () => {
-  const main = document.querySelector('main, .bd-article, article') || document.body;
-  const limit = main.getBoundingClientRect().width + 1;
+  const column = document.querySelector('article.bd-article, article') || document.body;
+  const style = getComputedStyle(column);
+  const limit = column.clientWidth - parseFloat(style.paddingLeft)
+                - parseFloat(style.paddingRight) + 1;
   return [...document.querySelectorAll('table')]
     .filter(t => t.offsetParent !== null && t.getBoundingClientRect().width > limit)
     .map(t => (t.id || t.className || 'table') + ' ' + Math.round(t.getBoundingClientRect().width)
