@@ -82,9 +82,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             start = end
     merged: list[tuple[int, int]] = []
     for start, end in spans:
-        if merged and tokenizers.count_cjk(text[start:end]) == 0:
-            merged[-1] = (merged[-1][0], end)
-        elif merged and tokenizers.count_cjk(text[slice(*merged[-1])]) == 0:
+        no_cjk_here = tokenizers.count_cjk(text[start:end]) == 0
+        if merged and (no_cjk_here or tokenizers.count_cjk(text[slice(*merged[-1])]) == 0):
             merged[-1] = (merged[-1][0], end)
         else:
             merged.append((start, end))

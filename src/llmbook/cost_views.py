@@ -9,7 +9,6 @@ days or hours, utilisation a fraction of the chip's dense peak.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 
@@ -17,7 +16,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.patches import Patch
 
-from llmbook import catalog, compute, memory, style, tables
+from llmbook import catalog, compute, finetune_memory, style, tables
 from llmbook.architecture import Shape
 
 #: Dense 16-bit tensor peak columns of hardware.csv, in order of preference: BF16 where the chip
@@ -473,13 +472,12 @@ def chips_side_by_side(
     Per chip (a ``hardware`` row): the memory, bandwidth and :func:`dense_peak` the vendor
     states; the listed market price per GPU-hour (:func:`listed_prices`, low and high); the
     GPUs whose memory holds the run's weights, gradients and Adam states
-    (:func:`llmbook.memory.training_state_bytes`, activations left out), a lower bound; and,
+    (:func:`llmbook.finetune_memory.gpus_needed`, activations left out), a lower bound; and,
     where a dense peak is stated, the days on ``chips`` GPUs at utilisation ``mfu``
     (compute.seconds), the GPU-hours and their rent at every listed price (:func:`market_cost`).
     A value the row does not state stays missing: no chip borrows another's figure.
     """
     hardware = hardware.set_index("chip") if "chip" in hardware.columns else hardware
-    state = memory.training_state_bytes(params)
     rows = {}
     for name in names:
         chip = hardware.loc[name]
@@ -493,7 +491,7 @@ def chips_side_by_side(
             "peak_tflops": None if peak is None else peak[0] / compute.TERA,
             "low_price": float(listed.min()) if len(listed) else None,
             "high_price": float(listed.max()) if len(listed) else None,
-            "state_gpus": None if gb is None else math.ceil(state / (gb * memory.GB)),
+            "state_gpus": None if gb is None else finetune_memory.gpus_needed(params, 0.0, gb),
             "days": None,
             "gpu_hours": None,
             "rent": None,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from llmbook import preference
+from llmbook import preference, stats
 
 #: Rating every model starts from, and the centre of the Bradley-Terry ratings.
 INITIAL_RATING = 1000.0
@@ -133,13 +133,12 @@ def bootstrap(
     for _ in range(n_resamples):
         idx = rng.integers(0, len(s), size=len(s))
         draws.append(fit(players, a[idx], b[idx], s[idx], **kwargs).to_numpy())
-    draws = np.array(draws)
-    alpha = (1.0 - level) / 2.0
+    lower, upper = stats.percentile_interval(np.array(draws), level)
     return pd.DataFrame(
         {
             "rating": fit(players, a, b, s, **kwargs).to_numpy(),
-            "lower": np.quantile(draws, alpha, axis=0),
-            "upper": np.quantile(draws, 1.0 - alpha, axis=0),
+            "lower": lower,
+            "upper": upper,
         },
         index=list(players),
     )

@@ -398,11 +398,10 @@ def tokens_per_param_figure(table: pd.DataFrame, ratio: float):
             text, (value, y), xytext=(3, 0), textcoords="offset points", va="center",
             fontsize=6.5, color="#333333",
         )  # fmt: skip
-    per_active = rows["tokens"] / rows["active_params"] if "active_params" in rows else None
+    # scale_table's tokens per active parameter, marked for the mixtures of experts only
     shown_active = (
-        per_active.where(rows["moe"].astype(bool)).astype(float).to_numpy()
-        if per_active is not None else np.full(len(rows), np.nan)
-    )  # fmt: skip
+        rows["tokens_per_active_param"].where(rows["moe"].astype(bool)).astype(float).to_numpy()
+    )
     marked = np.isfinite(shown_active)
     if marked.any():
         ax.scatter(shown_active[marked], np.arange(len(rows))[marked], marker="D", s=14,

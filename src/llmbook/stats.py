@@ -72,8 +72,7 @@ def bootstrap_ci(
         raise ValueError("no items")
     rng = np.random.default_rng(seed)
     means = x[rng.integers(0, x.size, size=(n_resamples, x.size))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
+    lo, hi = percentile_interval(means, level)
     return float(lo), float(hi)
 
 
@@ -111,8 +110,7 @@ def paired_bootstrap_diff(
     d = x - y
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, d.size, size=(n_resamples, d.size))].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
+    lo, hi = percentile_interval(means, level)
     return {"diff": float(d.mean()), "ci_low": float(lo), "ci_high": float(hi), "n": int(d.size)}
 
 
@@ -205,8 +203,7 @@ def auc_ci(
         auc(pos[rng.integers(0, pos.size, pos.size)], neg[rng.integers(0, neg.size, neg.size)])
         for _ in range(n_resamples)
     ]
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(draws, [alpha, 1.0 - alpha])
+    lo, hi = percentile_interval(draws, level)
     return {"auc": auc(pos, neg), "ci_low": float(lo), "ci_high": float(hi),
             "n_positive": int(pos.size), "n_negative": int(neg.size)}  # fmt: skip
 
@@ -228,8 +225,7 @@ def cluster_bootstrap_ci(
     rng = np.random.default_rng(seed)
     draw = rng.integers(0, len(names), size=(n_resamples, len(names)))
     means = hits[draw].sum(axis=1) / sizes[draw].sum(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
+    lo, hi = percentile_interval(means, level)
     return float(lo), float(hi)
 
 
