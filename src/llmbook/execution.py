@@ -18,10 +18,18 @@ Two rules keep the outputs identical to a serial build:
 After the last cell, the worker asks the kernel which ``llmbook`` modules it imported
 (:func:`llmbook.inputs.note_modules`): the build then re-executes a notebook when one of *those*
 modules changes, not when any file of the package does.
+
+Jobs start longest first (:func:`longest_first`), which is what keeps the second core busy to
+the end: started in name order, the book's longest chapter began last and ran alone for 34 s of a
+cold build. The expected duration of a notebook is its last execution time in this build folder,
+else on this machine (:func:`machine_durations`, a small file in the asset cache, so a fresh
+clone's cold build is scheduled as well as a rebuild), else its source size stands in. The order
+changes only when each notebook runs, never what it computes.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import time
@@ -29,8 +37,12 @@ import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 
 from llmbook import inputs
+
+#: Where the last execution time of each notebook on this machine is kept (in the asset cache).
+DURATIONS_FILE = "execution-seconds.json"
 
 #: Environment of every kernel: one BLAS/OpenMP thread (see the module docstring).
 SINGLE_THREAD_ENV = {
@@ -92,6 +104,61 @@ def workers(setting: int | str | None, jobs: int) -> int:
         if wanted < 1:
             raise ValueError(f"llmbook_execution_workers must be at least 1, got {wanted}")
     return max(1, min(wanted, cores, jobs))
+
+
+def longest_first(
+    jobs: list[Job], *known: dict[str, float], size: Callable[[Job], int] | None = None
+) -> list[Job]:
+    """``jobs`` ordered for the shortest makespan: longest expected duration first.
+
+    A job's expected duration is its entry in the first of the ``known`` maps (docname to
+    seconds) that has one. Jobs no map knows come first (they may be long; ``size``, e.g. the
+    source length, orders them among themselves, largest first), then the known ones by
+    decreasing duration; ties by docname, so the order is deterministic."""
+
+    def key(job: Job):
+        for durations in known:
+            seconds = durations.get(job.docname)
+            if isinstance(seconds, (int, float)):
+                return (1, -float(seconds), job.docname)
+        return (0, -(size(job) if size else 0), job.docname)
+
+    return sorted(jobs, key=key)
+
+
+def machine_durations(folder: Path | None = None) -> dict[str, float]:
+    """The last execution time of each notebook on this machine (empty if none is recorded or
+    the file is unreadable: it only orders the jobs)."""
+    path = _durations_path(folder)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(saved, dict):
+        return {}
+    return {k: float(v) for k, v in saved.items() if isinstance(v, (int, float))}
+
+
+def remember_durations(durations: dict[str, float], folder: Path | None = None) -> None:
+    """Merge ``durations`` into this machine's record (atomically; a failure to write is
+    ignored, since the record only orders later builds)."""
+    path = _durations_path(folder)
+    merged = {**machine_durations(folder), **{k: round(v, 2) for k, v in durations.items()}}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(merged, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+def _durations_path(folder: Path | None) -> Path:
+    if folder is None:
+        from llmbook import assets
+
+        folder = assets.cache_dir()
+    return Path(folder) / DURATIONS_FILE
 
 
 def _client_class():

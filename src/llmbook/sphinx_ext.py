@@ -315,8 +315,10 @@ def execute_pending(app: Sphinx, state: _State, cache) -> None:
         state.stale.add(job.docname)
         state.docs.pop(job.docname, None)
     state.save()
-    # Longest first (times of the last execution; unknown counts as long): the shortest makespan.
-    jobs.sort(key=lambda j: (-state.durations.get(j.docname, 1e9), j.docname))
+    # Longest first: times of the last execution here, else on this machine, else source size.
+    jobs = execution.longest_first(
+        jobs, state.durations, execution.machine_durations(), size=lambda j: len(j.notebook_json)
+    )
     n = execution.workers(app.config.llmbook_execution_workers, len(jobs))
     LOGGER.info(f"llmbook: executing {len(jobs)} notebooks on {n} worker(s)")
     failures = []
@@ -348,6 +350,7 @@ def execute_pending(app: Sphinx, state: _State, cache) -> None:
         LOGGER.info(f"{path}: Executed notebook in {outcome.seconds:.2f} seconds")
 
     execution.run_all(jobs, n, done, started)
+    execution.remember_durations({d: state.durations[d] for d in sources if d in state.durations})
     if failures:
         report = "\n\n".join(f"{path}: Executing notebook failed:\n{tb}" for path, tb in failures)
         raise ExtensionError(f"{len(failures)} notebook(s) failed to execute:\n\n{report}")
