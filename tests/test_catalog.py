@@ -323,3 +323,38 @@ def test_empty_facts_lists_each_row_with_an_empty_fact_and_its_note(data_copy):
     assert "A100 80GB" in set(after["chip"]) and "A100 80GB" not in set(before["chip"])
     with pytest.raises(KeyError, match="no column"):
         catalog.empty_facts("hardware", ["memory"], data_copy)
+
+
+def test_a_machine_receipt_skips_revalidating_the_same_package_and_only_it(data_copy, monkeypatch,
+                                                                           tmp_path):  # fmt: skip
+    from conftest import edit_cell
+
+    monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(catalog.VALIDATED_ENV, raising=False)
+    calls = []
+    real = catalog.validate
+    monkeypatch.setattr(catalog, "validate", lambda data: (calls.append(data), real(data))[1])
+
+    def load_fresh():  # as a new process would: no in-memory memo
+        catalog._validate_cached.cache_clear()
+        return catalog.load("models", data_copy)
+
+    load_fresh()
+    load_fresh()
+    assert len(calls) == 1  # the second run trusts this machine's receipt
+    edit_cell(data_copy / "models.csv", 4, "notes", "an edited note")
+    load_fresh()
+    assert len(calls) == 2  # other content: validated again
+    bib = catalog.bibliography(data_copy)
+    bib.write_text(bib.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    load_fresh()
+    assert len(calls) == 3  # another bibliography: validated again
+    edit_cell(data_copy / "models.csv", 4, "params", "175 billion")
+    for _ in range(2):  # a refused package leaves no receipt
+        with pytest.raises(catalog.DataError):
+            load_fresh()
+    assert len(calls) == 5
+    (tmp_path / "cache" / catalog.RECEIPTS_FILE).write_text("{damaged", encoding="utf-8")
+    edit_cell(data_copy / "models.csv", 4, "params", "")
+    load_fresh()  # a damaged record is ignored, then rewritten
+    assert len(calls) == 6 and len(catalog._receipts()) == 1
