@@ -438,3 +438,21 @@ def test_batched_attention_equal_and_ragged_lengths_match_single_row_attention()
         np.testing.assert_allclose(ragged[b], one, rtol=1e-6, atol=1e-6)
         if b < 2:
             np.testing.assert_allclose(equal[b], one, rtol=1e-6, atol=1e-6)
+    # Eight rows of two lengths: each length stacked on its own, the same result as one by one.
+    grouped = dec.batched_attention(
+        np.concatenate([q, q, q[:2]]), keys * 2 + keys[:2], np.array(lengths * 2 + lengths[:2])
+    )
+    for b, (k, v) in enumerate(keys * 2 + keys[:2]):
+        one = smollm.attention(q[b % 3][None], k, v, start=k.shape[1] - 1)[0]
+        np.testing.assert_allclose(grouped[b], one, rtol=1e-6, atol=1e-6)
+
+
+def test_changes_logits_says_whether_process_changes_them():
+    z = np.random.default_rng(1).standard_normal(50)
+    S = dec.Settings
+    assert not S().changes_logits and not S(greedy=True).changes_logits
+    np.testing.assert_array_equal(dec.process(z, S(), [1, 2]), z)
+    for s in (S(temperature=0.7), S(top_k=5), S(top_p=0.5), S(min_p=0.2), S(typical=0.5),
+              S(repetition_penalty=1.3), S(frequency_penalty=0.5), S(presence_penalty=0.5)):  # fmt: skip
+        assert s.changes_logits, s
+        assert not np.array_equal(dec.process(z, s, [1, 2]), z), s
