@@ -219,6 +219,7 @@ def test_catalog_table_folds_into_seven_columns_and_keeps_every_fact():
     assert shown["year"].tolist() == ["2023", dash, "2022", "2025"]
     assert "licence: \u2013 means the source states none" in notes
     assert any(n.startswith("year:") for n in notes)
+    assert any(n.startswith("languages:") and "neither" in n for n in notes)  # only d's dash
     assert not any(n.startswith(("n_languages", "example_unit", "distilled_from")) for n in notes)
 
 

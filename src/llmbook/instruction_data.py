@@ -216,7 +216,8 @@ def distinct(frame: pd.DataFrame) -> pd.DataFrame:
 NOT_STATED = "the primary sources cited for the row do not state it"
 CATALOG_MISSING = {
     "year": "the source does not date the release",
-    "languages": "a collection of many languages (its count is shown) or not stated",
+    # a row with a count of languages but no codes shows the count ("46 languages")
+    "languages": "the sources cited for the row state neither the languages nor their number",
     "examples": NOT_STATED,
     "tasks": "not a collection built from task definitions, or not stated",
     "licence": "the source states none",
