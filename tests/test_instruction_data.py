@@ -184,3 +184,50 @@ def test_distinct_drops_subsets_whose_parent_is_present():
     assert list(instruction_data.distinct(alone)["dataset"]) == ["UltraChat 200k"]
     data = catalog.load("instruction_datasets")
     assert set(data["subset_of"].dropna()) <= set(data["dataset"])
+
+
+def test_catalog_table_folds_into_seven_columns_and_keeps_every_fact():
+    frame = pd.DataFrame(
+        {
+            "dataset": ["a", "b", "c", "d"],
+            "year": pd.array([2023, None, 2022, 2025], dtype="Int64"),
+            "languages": ["en;zh", "zh", None, None],
+            "n_languages": pd.array([2, 1, 46, None], dtype="Int64"),
+            "examples": pd.array([52000, 82612, None, 800000], dtype="Int64"),
+            "example_unit": ["instructions", "instances", None, "samples"],
+            "examples_basis": ["rounded", "exact", None, "rounded"],
+            "tasks": pd.array([None, None, 1836, None], dtype="Int64"),
+            "method": ["distilled", "human", "templated", "mixed"],
+            "distilled_from": ["gpt-4", None, None, None],
+            "released": [True, True, True, False],
+            "licence": ["<b>MIT</b>", None, "Apache-2.0", None],
+        }
+    )
+    shown, notes = instruction_data.catalog_table(frame)
+    assert list(shown.columns) == [
+        "dataset", "year", "languages", "examples", "tasks", "method", "licence"
+    ]  # fmt: skip
+    dash = "\u2013"
+    assert shown["languages"].tolist() == ["en, zh (2 languages)", "zh", "46 languages", dash]
+    assert shown["examples"].tolist() == [
+        "52K instructions (rounded)", "82,612 instances", dash, "800K samples (rounded)"
+    ]  # fmt: skip
+    assert shown["tasks"].tolist() == [dash, dash, "1,836", dash]
+    assert shown["method"].tolist() == ["distilled from gpt-4", "human", "templated", "mixed"]
+    # the licence stays as the source wrote it (the page escapes it); not released is said
+    assert shown["licence"].tolist() == ["<b>MIT</b>", dash, "Apache-2.0", "not released"]
+    assert shown["year"].tolist() == ["2023", dash, "2022", "2025"]
+    assert "licence: \u2013 means the source states none" in notes
+    assert any(n.startswith("year:") for n in notes)
+    assert any(n.startswith("languages:") and "neither" in n for n in notes)  # only d's dash
+    assert not any(n.startswith(("n_languages", "example_unit", "distilled_from")) for n in notes)
+
+
+def test_catalog_table_of_the_catalog_sorts_its_counts_as_numbers():
+    """The book's table: the examples and tasks columns are counts written for readers, which
+    llmbook.tables gives a numeric sort."""
+    from llmbook import tables
+
+    shown, _ = instruction_data.catalog_table(catalog.load("instruction_datasets"))
+    columns = [shown.columns[i] for i in tables.count_text_columns(shown)]
+    assert columns == ["examples", "tasks"]

@@ -59,10 +59,55 @@ def test_display_table_formats_billions_and_blanks(models):
     assert table["model"].tolist() == ["B 70B", "A 7B", "D"]  # by release month, unknown last
     assert table["params (B)"].tolist() == ["70", "7", "0.001"]
     assert table["train tokens (B)"].tolist() == ["", "1000", ""]
-    assert table["open weights"].tolist() == ["no", "yes", ""]
-    assert table["organization"].tolist()[1] == "X, Y"
+    # the organization and the openness of the weights share a cell; unknown openness is said
+    assert table["organization / weights"].tolist() == [
+        "Z · closed weights",
+        "X, Y · open weights",
+        "W · weights not stated",
+    ]
+    assert table["source and notes"].tolist()[1] == "k: §1"  # no notes: the source alone
     tuned = landscape.display_table(models, "tuned")
-    assert tuned["base model"].tolist() == ["A 7B"]
+    assert tuned["stage / base model"].tolist() == ["chat, from A 7B"]
+
+
+def test_display_tables_have_seven_columns_and_numeric_sizes():
+    """Seven columns keep the interactive tables inside the text column (688 px at 1280 px);
+    the number columns stay numbers so DataTables sorts them as numbers (the whole catalog)."""
+    from llmbook import catalog
+    from llmbook.tables import numeric_text_columns
+
+    models = catalog.load("models")
+    for stage, numbers in (("pretrained", ["params (B)", "train tokens (B)"]),
+                           ("tuned", ["params (B)"])):  # fmt: skip
+        table = landscape.display_table(models, stage)
+        assert len(table.columns) == 7, list(table.columns)
+        numeric = [table.columns[i] for i in numeric_text_columns(table)]
+        assert numeric == numbers
+        assert "architecture" not in table.columns
+
+
+def test_made_by_stage_and_source_cells():
+    assert landscape.made_by("A;B", True) == "A, B · open weights"
+    assert landscape.made_by(pd.NA, False) == "closed weights"
+    assert landscape.stage_and_base("instruction-tuned", None) == "instruction-tuned"
+    # a key the bibliography lacks stays as written; a key it has reads as the work's name
+    assert landscape.source_and_notes("k: §1", "rank 8") == "k: §1 — rank 8"
+    assert landscape.source_and_notes("hu2021lora: Table 4", None) == "Hu et al. 2021: Table 4"
+    assert landscape.source_and_notes(None, None) == ""
+
+
+def test_architectures_apart_names_every_model_not_decoder_only():
+    rows = pd.DataFrame(
+        {
+            "model": ["a", "b", "c", "d", "e"],
+            "architecture": ["decoder-only", "encoder-decoder", "prefix-lm", None,
+                             "encoder-decoder"],
+        }
+    )  # fmt: skip
+    assert landscape.architectures_apart(rows) == (
+        "b and e (encoder-decoder); c (prefix LM); d (architecture not stated)"
+    )
+    assert landscape.architectures_apart(rows.iloc[:1]) == "none"
 
 
 def test_display_table_rejects_unknown_stage(models):

@@ -141,11 +141,18 @@ def test_loss_table_excess_is_non_negative_and_drops_moe(models):
     glm = losses.set_index("model").loc["GLM-130B"]
     assert glm["loss epoch"] == pytest.approx(scaling.EPOCH_2024.loss(130e9, 400e9))
     shown = sp.display_loss_table(losses)
-    assert "L, Epoch AI 2024 refit" in shown.columns
+    assert "loss, 2024 refit (nats)" in shown.columns
     assert shown.set_index("model").loc["GLM-130B", "params (B)"] == "130"
-    assert shown.set_index("model").loc["GLM-130B", "L, Epoch AI 2024 refit"] == (
+    assert shown.set_index("model").loc["LLaMA-7B", "tokens (B)"] == "1000"  # not "1e+03"
+    assert shown.set_index("model").loc["GLM-130B", "loss, 2024 refit (nats)"] == (
         f"{scaling.EPOCH_2024.loss(130e9, 400e9):.3f}"
     )
+    # nine columns keep the interactive table inside the text column; all but the model's
+    # name are numbers, so DataTables sorts them as numbers
+    from llmbook.tables import numeric_text_columns
+
+    assert len(shown.columns) == 9, list(shown.columns)
+    assert numeric_text_columns(shown) == list(range(1, 9))
 
 
 def test_amounts_reads_suffixed_counts():

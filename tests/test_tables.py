@@ -191,3 +191,29 @@ def test_percent_never_prints_a_positive_share_as_zero():
     assert tables.percent(0.0005) == "0.1%"
     assert tables.percent(0.0) == "0.0%"
     assert tables.percent(0.004, decimals=0) == "<1%"
+
+
+def test_count_text_columns_sort_by_their_count(root, monkeypatch):
+    """A column of counts written for readers ("52K instructions (rounded)", "1,836", a dash for
+    a missing one) sorts by the count, not as text: DataTables gets a renderer that reads it."""
+    frame = pd.DataFrame(
+        {
+            "dataset": ["a", "b", "c", "d"],
+            "examples": ["52K instructions (rounded)", "82,612 instances", tables.DASH, "1.1M"],
+            "tasks": ["1,836", "23", tables.DASH, ""],
+            "size (B)": ["6.7", "", "70", "7"],  # plain numbers: sorted as numbers already
+            "released": ["2019-10", "2020-05", "", "2021-01"],  # a date is not a count
+            "languages": ["46 languages", "en", "zh", tables.DASH],  # not every cell a count
+            "year": ["2022", tables.DASH, "2023", "2021"],  # no K/M/B/T, no commas: text sorts
+        }
+    )
+    assert tables.count_text_columns(frame) == [1, 2]
+    for cell in ("52K", "82,612 instances", "1.1M dialogues (rounded)", "23"):
+        assert tables.COUNT_PREFIX.match(cell), cell
+    for cell in ("2019-10", "BELLE train_0.5M_CN", "en", "1.1Mx"):
+        assert not tables.COUNT_PREFIX.match(cell), cell
+    monkeypatch.chdir(root / "book")
+    html = tables.interactive(frame, "t").data
+    assert '{"targets": [3], "type": "num"}' in html
+    assert '"targets": [1, 2], "type": "num"}' in html  # after its "render" key
+    assert "1e3" in html and "replace(/,/g" in html  # the renderer scales and ungroups

@@ -210,3 +210,67 @@ def distinct(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     covered = frame["subset_of"].isin(set(frame["dataset"]))
     return frame[~covered]
+
+
+#: The reason a cell of :func:`catalog_table` is empty, for the note under the table.
+NOT_STATED = "the primary sources cited for the row do not state it"
+CATALOG_MISSING = {
+    "year": "the source does not date the release",
+    # a row with a count of languages but no codes shows the count ("46 languages")
+    "languages": "the sources cited for the row state neither the languages nor their number",
+    "examples": NOT_STATED,
+    "tasks": "not a collection built from task definitions, or not stated",
+    "licence": "the source states none",
+}
+
+
+def catalog_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The catalog as a reader compares it, and the notes on its empty cells.
+
+    Seven columns, so the interactive table keeps to the text column: the language count joins
+    the languages ('zh (2 languages)'), the unit and the basis of a size join the size ('52K
+    instructions (rounded)'), the teacher joins the method ('distilled from gpt-4'), and a data
+    set that was not released says so in its licence cell ('not released'). Empty cells read as
+    a dash, each column's reason in the notes (:func:`llmbook.tables.reader_table`).
+    """
+    from llmbook import tables
+
+    shown, notes = tables.reader_table(
+        frame[["dataset", "year", "languages", "examples", "tasks", "method", "licence"]],
+        {"year": "int", "examples": "count", "tasks": "count"},
+        missing_reasons=CATALOG_MISSING,
+    )
+    dash = tables.DASH
+    n_languages = frame["n_languages"].astype("Float64")
+    codes = shown["languages"].str.replace(";", ", ")
+    shown["languages"] = [
+        (f"{n:.0f} languages" if lang == dash else f"{lang} ({n:.0f} languages)")
+        if not pd.isna(n) and n > 1
+        else lang
+        for lang, n in zip(codes, n_languages, strict=True)
+    ]
+    shown["examples"] = [
+        size
+        if size == dash
+        else " ".join(
+            [size]
+            + ([] if pd.isna(unit) else [str(unit)])
+            + ([] if pd.isna(basis) or basis == "exact" else [f"({basis})"])
+        )
+        for size, unit, basis in zip(
+            shown["examples"], frame["example_unit"], frame["examples_basis"], strict=True
+        )
+    ]
+    shown["method"] = [
+        f"{method} from {teacher}" if method == "distilled" and not pd.isna(teacher) else method
+        for method, teacher in zip(shown["method"], frame["distilled_from"], strict=True)
+    ]
+    shown["licence"] = [
+        licence if released else ("not released" if licence == dash else f"not released; {licence}")
+        for licence, released in zip(shown["licence"], frame["released"], strict=True)
+    ]
+    # a licence dash now means only "none stated": the rows not released say so in the cell
+    notes = [n for n in notes if not n.startswith("licence")]
+    if (shown["licence"] == dash).any():
+        notes.append(f"licence: {dash} means {CATALOG_MISSING['licence']}")
+    return shown, notes

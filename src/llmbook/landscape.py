@@ -74,8 +74,42 @@ def summarize(models: pd.DataFrame) -> dict[str, object]:
     }
 
 
+#: How a reader reads an ``open_weights`` cell (missing: the sources do not say).
+WEIGHTS_TEXT = {True: "open weights", False: "closed weights", None: "weights not stated"}
+#: Between the organization and the weights in the "organization / weights" cell, and between
+#: the source and the notes in the "source and notes" cell.
+FOLD_SEPARATOR = " · "
+NOTES_SEPARATOR = " — "
+
+
+def made_by(organization, open_weights) -> str:
+    """The "organization / weights" cell: 'Tsinghua University, BAAI · open weights'."""
+    who = "" if pd.isna(organization) else str(organization).replace(";", ", ")
+    weights = WEIGHTS_TEXT[None if pd.isna(open_weights) else bool(open_weights)]
+    return f"{who}{FOLD_SEPARATOR}{weights}" if who else weights
+
+
+def stage_and_base(stage, base_model) -> str:
+    """The "stage / base model" cell of a tuned model: 'chat, from LLaMA-13B', or the stage alone
+    where the source names no base."""
+    return str(stage) if pd.isna(base_model) else f"{stage}, from {base_model}"
+
+
+def source_and_notes(source, notes) -> str:
+    """The "source and notes" cell: the source as a reader reads it (:func:`tables.source_text`),
+    then the notes."""
+    parts = [tables.source_text(source), "" if pd.isna(notes) else str(notes)]
+    return NOTES_SEPARATOR.join(p for p in parts if p)
+
+
 def display_table(models: pd.DataFrame, stage: str) -> pd.DataFrame:
-    """The reader-facing columns for ``stage`` = "pretrained" or "tuned", in billions."""
+    """The reader-facing columns for ``stage`` = "pretrained" or "tuned", in billions.
+
+    Seven columns, so the table keeps to the text column: the organization and the openness of
+    the weights share a cell, so do a tuned model's stage and its base, and so do the source and
+    the notes. The architecture is left to :func:`architectures_apart`, as all but a few models
+    are decoder-only.
+    """
     if stage == "pretrained":
         rows = models[models["stage"] == "pretrained"]
     elif stage == "tuned":
@@ -85,7 +119,12 @@ def display_table(models: pd.DataFrame, stage: str) -> pd.DataFrame:
     table = pd.DataFrame(
         {
             "model": rows["model"],
-            "organization": rows["organization"].str.replace(";", ", "),
+            "organization / weights": [
+                made_by(o, w)
+                for o, w in zip(
+                    rows["organization"], rows["open_weights"].astype(object), strict=True
+                )
+            ],
             "released": rows["released"].dt.strftime("%Y-%m"),
             "languages": rows["languages"].str.replace(";", ", "),
             "params (B)": rows["params"].astype("Float64") / BILLION,
@@ -93,15 +132,44 @@ def display_table(models: pd.DataFrame, stage: str) -> pd.DataFrame:
     )
     if stage == "pretrained":
         table["train tokens (B)"] = rows["train_tokens"].astype("Float64") / BILLION
-        table["architecture"] = rows["architecture"]
     else:
-        table["base model"] = rows["base_model"]
-        table["stage"] = rows["stage"]
-    table["open weights"] = rows["open_weights"].map({True: "yes", False: "no"})
-    table["source"] = rows["source"].map(tables.source_text)
-    table["notes"] = rows["notes"]
+        table["stage / base model"] = [
+            stage_and_base(s, b) for s, b in zip(rows["stage"], rows["base_model"], strict=True)
+        ]
+    table["source and notes"] = [
+        source_and_notes(s, n) for s, n in zip(rows["source"], rows["notes"], strict=True)
+    ]
     table = table.sort_values("released", na_position="last").reset_index(drop=True)
     return for_display(table)
+
+
+#: The architecture most models share; :func:`architectures_apart` lists the others.
+COMMON_ARCHITECTURE = "decoder-only"
+#: How the prose names an ``architecture`` value (others as written).
+ARCHITECTURE_LABELS = {"prefix-lm": "prefix LM", "other": "another design, see the notes"}
+
+
+def architectures_apart(rows: pd.DataFrame) -> str:
+    """Which models of ``rows`` are not decoder-only, for the prose under a table that leaves the
+    architecture out: 'T5-11B and mT5-XXL 13B (encoder-decoder); GLM-130B (prefix-lm)', with the
+    models whose sources state no architecture last; 'none' if every model is decoder-only."""
+    groups = []
+    architecture = rows["architecture"].astype(object)
+    labels = sorted(set(architecture.dropna()) - {COMMON_ARCHITECTURE})
+    for label in labels:
+        groups.append((rows.loc[architecture == label, "model"].tolist(), label))
+    unstated = rows.loc[architecture.isna(), "model"].tolist()
+    if unstated:
+        groups.append((unstated, "architecture not stated"))
+    if not groups:
+        return "none"
+
+    def names(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+    return "; ".join(
+        f"{names(models)} ({ARCHITECTURE_LABELS.get(label, label)})" for models, label in groups
+    )
 
 
 def for_display(table: pd.DataFrame) -> pd.DataFrame:

@@ -224,28 +224,38 @@ def loss_table(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: Short names of the laws for the loss table's headings (the figures use ``LAW_NAMES``).
+LAW_SHORT_NAMES = {"chinchilla": "2022 fit", "epoch": "2024 refit"}
+
+
 def display_loss_table(losses: pd.DataFrame) -> pd.DataFrame:
     """The reader-facing loss table: sizes in billions to three significant figures, losses to
-    three decimals (nats per token), the laws named."""
+    three decimals (nats per token), the laws by their short names (``LAW_SHORT_NAMES``).
+
+    Nine columns, so the table keeps to the text column: the architecture is left out (the
+    laws take only N and D, and every row is dense).
+    """
     table = pd.DataFrame(
         {
             "model": losses["model"],
-            "architecture": losses["architecture"],
             "params (B)": losses["params"] / 1e9,
             "tokens (B)": losses["tokens"] / 1e9,
-            "tokens/param": losses["tokens_per_param"],
+            "tokens per param": losses["tokens_per_param"],
             "6ND (FLOPs)": losses["flops"],
         }
     )
     out = pd.DataFrame(index=table.index)
     for name, column in table.items():
-        if pd.api.types.is_numeric_dtype(column):
+        if name == "6ND (FLOPs)":
             out[name] = [f"{float(v):.3g}" for v in column]
+        elif pd.api.types.is_numeric_dtype(column):
+            # three significant digits, never an exponent: 1400 reads "1400", not "1.4e+03"
+            out[name] = [f"{float(f'{float(v):.3g}'):g}" for v in column]
         else:
             out[name] = column.astype(str)
-    for key, name in LAW_NAMES.items():
-        out[f"L, {name}"] = [f"{v:.3f}" for v in losses[f"loss {key}"]]
-        out[f"excess, {name}"] = [f"{abs(v):.3f}" for v in losses[f"excess {key}"]]
+    for key, name in LAW_SHORT_NAMES.items():
+        out[f"loss, {name} (nats)"] = [f"{v:.3f}" for v in losses[f"loss {key}"]]
+        out[f"excess, {name} (nats)"] = [f"{abs(v):.3f}" for v in losses[f"excess {key}"]]
     return out
 
 

@@ -81,6 +81,42 @@ def long_text_columns(frame: pd.DataFrame, limit: int = LONG_TEXT_CHARS) -> list
     return out
 
 
+#: A cell that opens with a count as :func:`count` writes it ("82,612 instances", "52K
+#: instructions (rounded)", "1.1M", "23"): digits, optional grouping commas and decimals, an
+#: optional K/M/B/T, then a space or the end of the cell.
+COUNT_PREFIX = re.compile(r"^\d[\d,]*(?:\.\d+)?[KMBT]?(?=\s|$)")
+#: DataTables renderer of such columns: readers see the cell, sorting uses its count
+#: ("52K ..." sorts as 52000, after "8,000 ..."); a cell without a count (a dash) sorts first.
+#: Written with the same pattern as COUNT_PREFIX.
+COUNT_SORT_JS = (
+    "function (data, type) {"
+    " if (type === 'display' || type === 'filter' || typeof data !== 'string') { return data; }"
+    " const m = data.match(/^(\\d[\\d,]*(?:\\.\\d+)?)([KMBT]?)(?=\\s|$)/);"
+    " if (!m) { return ''; }"
+    " const scale = {'': 1, K: 1e3, M: 1e6, B: 1e9, T: 1e12}[m[2]];"
+    " return parseFloat(m[1].replace(/,/g, '')) * scale;"
+    " }"
+)
+
+
+def count_text_columns(frame: pd.DataFrame) -> list[int]:
+    """Positions of text columns whose cells, but for empty ones and dashes, all open with a
+    count (:data:`COUNT_PREFIX`), one at least written with a K/M/B/T or grouping commas as
+    :func:`count` writes it: "52K instructions" or "1,836" would sort as text. Plain numbers
+    are :func:`numeric_text_columns`."""
+    plain = set(numeric_text_columns(frame))
+    positions = []
+    for position, (_, column) in enumerate(frame.items()):
+        if position in plain or pd.api.types.is_numeric_dtype(column):
+            continue
+        cells = [str(v) for v in column if not pd.isna(v) and str(v) not in ("", DASH)]
+        counts = [COUNT_PREFIX.match(cell) for cell in cells]
+        written = any(m and (m.group()[-1] in "KMBT" or "," in m.group()) for m in counts)
+        if cells and all(counts) and written:
+            positions.append(position)
+    return positions
+
+
 def interactive(frame: pd.DataFrame, table_id: str, **options):
     """An IPython HTML object showing ``frame`` as a sortable, searchable table.
 
@@ -104,6 +140,13 @@ def interactive(frame: pd.DataFrame, table_id: str, **options):
             # Text cells such as "6.7" and "" sort as text unless DataTables is told they are
             # numbers.
             options["columnDefs"].append({"targets": numeric, "type": "num"})
+        counted = count_text_columns(frame)
+        if counted:
+            from itables import JavascriptFunction
+
+            options["columnDefs"].append(
+                {"targets": counted, "type": "num", "render": JavascriptFunction(COUNT_SORT_JS)}
+            )
         folded = long_text_columns(frame)
         if folded:
             from itables import JavascriptFunction
