@@ -452,8 +452,16 @@ def test_changes_logits_says_whether_process_changes_them():
     S = dec.Settings
     assert not S().changes_logits and not S(greedy=True).changes_logits
     np.testing.assert_array_equal(dec.process(z, S(), [1, 2]), z)
-    changing = [S(temperature=0.7), S(top_k=5), S(top_p=0.5), S(min_p=0.2), S(typical=0.5),
-                S(repetition_penalty=1.3), S(frequency_penalty=0.5), S(presence_penalty=0.5)]
+    changing = [
+        S(temperature=0.7),
+        S(top_k=5),
+        S(top_p=0.5),
+        S(min_p=0.2),
+        S(typical=0.5),
+        S(repetition_penalty=1.3),
+        S(frequency_penalty=0.5),
+        S(presence_penalty=0.5),
+    ]
     for s in changing:
         assert s.changes_logits, s
         assert not np.array_equal(dec.process(z, s, [1, 2]), z), s
