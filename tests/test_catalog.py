@@ -332,8 +332,13 @@ def test_a_machine_receipt_skips_revalidating_the_same_package_and_only_it(data_
     monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv(catalog.VALIDATED_ENV, raising=False)
     calls = []
-    real = catalog.validate
-    monkeypatch.setattr(catalog, "validate", lambda data: (calls.append(data), real(data))[1])
+
+    def validate(data):  # counts the validations; refuses what the real one would (cheaper)
+        calls.append(data)
+        if "175 billion" in (data / "models.csv").read_text(encoding="utf-8"):
+            raise catalog.DataError([catalog.Problem("data/models.csv", 4, "params", "refused")])
+
+    monkeypatch.setattr(catalog, "validate", validate)
 
     def load_fresh():  # as a new process would: no in-memory memo
         catalog._validate_cached.cache_clear()
