@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from llmbook import catalog, sphinx_ext
 
 
@@ -153,3 +155,26 @@ def test_the_extension_loads_without_pandas():
     code = "import sys, llmbook.sphinx_ext; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_published_notebook_has_the_current_prose_and_the_recorded_outputs():
+    """A prose edit does not re-execute a chapter; its downloadable notebook must still show the
+    edited prose (it used to show the prose of the last execution), with the recorded outputs."""
+    import nbformat
+
+    from llmbook.sphinx_ext import with_outputs
+
+    v4 = nbformat.v4
+    ran = v4.new_notebook(cells=[v4.new_markdown_cell("Old prose."), v4.new_code_cell("1 + 1")])
+    ran.cells[1].outputs = [v4.new_output("execute_result", {"text/plain": "2"}, execution_count=1)]
+    ran.cells[1].execution_count = 1
+    ran.cells[1].metadata["execution"] = {"iopub.execute_input": "2026-12-05T00:00:00"}
+    now = v4.new_notebook(cells=[v4.new_markdown_cell("New prose."), v4.new_code_cell("1 + 1")])
+    published = with_outputs(now, ran)
+    assert published.cells[0].source == "New prose."
+    assert published.cells[1].outputs[0]["data"]["text/plain"] == "2"
+    assert [c.id for c in published.cells] == ["cell-0", "cell-1"]
+    assert "execution" not in published.cells[1].metadata
+    other = v4.new_notebook(cells=[v4.new_code_cell("1 + 2")])
+    with pytest.raises(ValueError, match="code cells differ"):
+        with_outputs(other, ran)

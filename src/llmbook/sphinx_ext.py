@@ -522,11 +522,31 @@ def on_html_page_context(app: Sphinx, pagename: str, templatename: str, context,
 VOLATILE_CELL_METADATA = ("execution",)
 
 
+def with_outputs(current, executed):
+    """The notebook ``current`` (the chapter as it is now: its prose may have been edited since
+    it ran) with the outputs of ``executed`` (its cache record, whose code cells are the same:
+    the record is keyed by them). Cell ids are numbered (jupytext draws random ones on every
+    read) and run timestamps dropped, so two builds publish identical files."""
+    codes = [c for c in executed.cells if c.cell_type == "code"]
+    mine = [c for c in current.cells if c.cell_type == "code"]
+    if [c.source for c in codes] != [c.source for c in mine]:
+        raise ValueError("the cache record's code cells differ from the chapter's")
+    for cell, ran in zip(mine, codes, strict=True):
+        cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+    for number, cell in enumerate(current.cells):
+        cell.id = f"cell-{number}"
+        for key in VOLATILE_CELL_METADATA:
+            cell.metadata.pop(key, None)
+    return current
+
+
 def publish_notebooks(app: Sphinx) -> None:
     """Write each executed chapter next to its page, with its outputs, without run timestamps.
 
-    The outputs come from the notebook's jupyter-cache record: when myst-nb renders a notebook
-    from the cache, the copy it writes to its output folder has the cells but not the outputs."""
+    The cells come from the chapter as myst-nb read it (its output folder has the cells but not
+    the outputs when it rendered from the cache), the outputs from the jupyter-cache record
+    (:func:`with_outputs`). A notebook whose chapter and record are those it was last
+    published from is not written again."""
     import nbformat
 
     state = _state(app)
@@ -534,16 +554,22 @@ def publish_notebooks(app: Sphinx) -> None:
         source = executed_notebook(app, docname)
         if not source:
             continue
-        hashkey = state.docs.get(docname, {}).get("hashkey")
-        cached = state.cache_dir / "executed" / str(hashkey) / "base.ipynb"
-        notebook = nbformat.read(cached if hashkey and cached.is_file() else source, as_version=4)
-        for number, cell in enumerate(notebook.cells):
-            cell.id = f"cell-{number}"  # jupytext draws random ids on every read
-            for key in VOLATILE_CELL_METADATA:
-                cell.metadata.pop(key, None)
+        known = state.docs.get(docname, {})
+        hashkey = known.get("hashkey")
         target = Path(app.outdir) / f"{docname}.ipynb"
+        stamp = hashlib.sha256(source.read_bytes()).hexdigest() + f":{hashkey}"
+        if target.is_file() and known.get("published") == stamp:
+            continue
+        notebook = nbformat.read(source, as_version=4)
+        cached = state.cache_dir / "executed" / str(hashkey) / "base.ipynb"
+        if hashkey and cached.is_file():
+            notebook = with_outputs(notebook, nbformat.read(cached, as_version=4))
+        else:
+            notebook = with_outputs(notebook, notebook)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(nbformat.writes(notebook), encoding="utf-8")
+        if docname in state.docs:
+            state.docs[docname]["published"] = stamp
 
 
 #: Jupyter Book's default ``repository.url``: its own repository, not a book's.
@@ -611,6 +637,7 @@ def on_build_finished(app: Sphinx, exception) -> None:
         for asset in paths.itables_asset_paths():
             shutil.copyfile(asset, static / asset.name)
         publish_notebooks(app)
+        state.save()
 
 
 def setup(app: Sphinx) -> dict:
