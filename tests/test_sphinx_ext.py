@@ -146,6 +146,45 @@ def test_the_latex_cache_returns_what_pybtex_parses_and_survives_a_damaged_file(
         richtext.Text.from_latex = original
 
 
+def test_the_entry_cache_formats_as_pybtex_does_and_sees_every_edit(tmp_path):
+    import pybtex.plugin
+    from pybtex.database import Entry, Person
+    from pybtex.richtext import Text
+    from pybtex.style.formatting import BaseStyle
+
+    from llmbook.sphinx_ext import LatexCache
+
+    originals = Text.__dict__["from_latex"], BaseStyle.__dict__["format_entry"]
+    style = pybtex.plugin.find_plugin("pybtex.style.formatting", "plain")()
+
+    def entry(title):
+        e = Entry("article", fields={"title": title, "journal": "J", "year": "2024"})
+        e.persons["author"] = [Person("Smith, Jane")]
+        return e
+
+    def render(formatted):
+        return formatted.text.render_as("text")
+
+    try:
+        plain = render(style.format_entry("S24", entry("A {LLaMA} study")))
+        cache = LatexCache(tmp_path)
+        cache.install()
+        assert render(style.format_entry("S24", entry("A {LLaMA} study"))) == plain
+        assert cache.added and len(cache.entries) == 1
+        edited = render(style.format_entry("S24", entry("Another study")))
+        assert edited != plain and len(cache.entries) == 2  # an edited field is a new key
+        renamed = entry("A {LLaMA} study")
+        renamed.persons["author"] = [Person("Doe, John")]
+        assert "Doe" in render(style.format_entry("S24", renamed))
+        cache.save()
+        again = LatexCache(tmp_path)  # the next build reads the formatted entries back
+        again.install()
+        assert render(style.format_entry("S24", entry("A {LLaMA} study"))) == plain
+        assert not again.added
+    finally:
+        Text.from_latex, BaseStyle.format_entry = originals
+
+
 def test_the_extension_loads_without_pandas():
     """A no-change rebuild must stay cheap: loading the extension imports neither pandas nor the
     data validator (they load only when data/ changed or a notebook runs)."""

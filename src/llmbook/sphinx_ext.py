@@ -375,11 +375,15 @@ def place_late_static_files(app: Sphinx) -> None:
 
 
 class LatexCache:
-    """Persistent memo of ``pybtex.richtext.Text.from_latex`` (string -> rich text).
+    """Persistent memo of ``pybtex.richtext.Text.from_latex`` (string -> rich text) and of
+    ``BaseStyle.format_entry`` (style, label and the entry's content -> formatted entry).
 
-    ``install`` wraps the classmethod; each call returns a deep copy of the cached value, so a
-    caller that mutates it cannot change what the next caller gets. ``save`` writes the memo
-    back only if it grew. The key includes pybtex's version, so an upgrade re-parses."""
+    ``install`` wraps both; each call returns a deep copy of the cached value, so a caller that
+    mutates it cannot change what the next caller gets. ``save`` writes the memo back only if
+    it grew. The key includes pybtex's version, so an upgrade re-parses. Both are pure
+    functions of their key: a formatted entry depends on the style's class and options, the
+    label and the entry's type, fields and people (:meth:`entry_key`), nothing else when no
+    bibliography data is passed (sphinxcontrib-bibtex passes none)."""
 
     FILE = "llmbook-pybtex-latex.pickle"
 
@@ -389,13 +393,30 @@ class LatexCache:
         self.path = Path(folder) / self.FILE
         self.version = getattr(pybtex, "__version__", "?")
         self.memo: dict = {}
+        self.entries: dict = {}
         self.added = False
         try:
             saved = pickle.loads(self.path.read_bytes())
             if isinstance(saved, dict) and saved.get("version") == self.version:
                 self.memo = saved["memo"]
+                self.entries = saved.get("entries", {})
         except Exception:  # missing, truncated or foreign file: start empty
-            self.memo = {}
+            self.memo, self.entries = {}, {}
+
+    @staticmethod
+    def entry_key(style, label: str, entry) -> tuple:
+        """What a formatted entry depends on (see the class docstring)."""
+        people = tuple(
+            (role, tuple(str(person) for person in persons))
+            for role, persons in sorted(entry.persons.items())
+        )
+        options = (
+            type(style).__module__, type(style).__qualname__, type(style.name_style).__qualname__,
+            type(style.label_style).__qualname__, type(style.sorting_style).__qualname__,
+            style.abbreviate_names, style.min_crossrefs,
+        )  # fmt: skip
+        fields = tuple(sorted((str(k), str(v)) for k, v in entry.fields.items()))
+        return (options, label, entry.key, entry.type, fields, people)
 
     def install(self) -> None:
         import copy
@@ -419,12 +440,30 @@ class LatexCache:
         wrapped._llmbook_original = original  # type: ignore[attr-defined]
         richtext.Text.from_latex = wrapped
 
+        from pybtex.style.formatting import BaseStyle
+
+        format_original = BaseStyle.__dict__["format_entry"]
+        format_original = getattr(format_original, "_llmbook_original", format_original)
+
+        def format_entry(style, label, entry, bib_data=None):
+            if bib_data is not None:
+                return format_original(style, label, entry, bib_data=bib_data)
+            key = cache.entry_key(style, label, entry)
+            if key not in cache.entries:
+                cache.entries[key] = format_original(style, label, entry)
+                cache.added = True
+            return copy.deepcopy(cache.entries[key])
+
+        format_entry._llmbook_original = format_original  # type: ignore[attr-defined]
+        BaseStyle.format_entry = format_entry
+
     def save(self) -> None:
         if not self.added:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_bytes(pickle.dumps({"version": self.version, "memo": self.memo}))
+        saved = {"version": self.version, "memo": self.memo, "entries": self.entries}
+        temporary.write_bytes(pickle.dumps(saved))
         os.replace(temporary, self.path)
         self.added = False
 
