@@ -134,46 +134,51 @@ BROKEN_IMAGES = (
 
 
 async def visit_all(base: str, paths: list[str], at_once: int = 4) -> dict[str, dict]:
-    """Load every page (``at_once`` tabs at a time) and collect what a reader's browser would
-    complain about: console errors, failed or external requests, images that did not load."""
+    """Load every page and collect what a reader's browser would complain about: console
+    errors, failed or external requests, images that did not load, tables wider than the text.
+
+    ``at_once`` tabs load the pages, each tab one page after another: opening a tab per page
+    cost more than the pages (a renderer process each; 55 s for 44 pages against 15 s)."""
     import asyncio
 
     from playwright.async_api import async_playwright
 
     found: dict[str, dict] = {}
-    gate = asyncio.Semaphore(at_once)
+    queue = list(paths)
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(
             executable_path=find_or_install_chromium(), args=CHROMIUM_FLAGS
         )
 
-        async def visit(path: str) -> None:
-            async with gate:
-                page = await chromium.new_page(viewport={"width": 1280, "height": 1000})
-                seen = {"errors": [], "failed": [], "external": []}
-                page.on(
-                    "console",
-                    lambda m: seen["errors"].append(m.text) if m.type == "error" else None,
-                )
-                page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-                page.on("requestfailed", lambda r: seen["failed"].append(f"{r.url} {r.failure}"))
-                page.on(
-                    "response",
-                    lambda r: (
-                        seen["failed"].append(f"{r.url} {r.status}") if r.status >= 400 else None
-                    ),
-                )
-                page.on(
-                    "request",
-                    lambda r: None if r.url.startswith(base) else seen["external"].append(r.url),
-                )
+        async def tab() -> None:
+            page = await chromium.new_page(viewport={"width": 1280, "height": 1000})
+            now: dict = {"seen": None}  # the visit the events belong to (None between visits)
+
+            def note(kind: str, text: str) -> None:
+                if now["seen"] is not None:
+                    now["seen"][kind].append(text)
+
+            page.on("console", lambda m: note("errors", m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: note("errors", str(e)))
+            page.on("requestfailed", lambda r: note("failed", f"{r.url} {r.failure}"))
+            page.on(
+                "response",
+                lambda r: note("failed", f"{r.url} {r.status}") if r.status >= 400 else None,
+            )
+            page.on(
+                "request", lambda r: None if r.url.startswith(base) else note("external", r.url)
+            )
+            while queue:
+                path = queue.pop(0)
+                seen = now["seen"] = {"errors": [], "failed": [], "external": []}
                 await page.goto(f"{base}/{path}", wait_until="networkidle")
                 seen["broken"] = await page.evaluate(BROKEN_IMAGES)
                 seen["wide"] = await page.evaluate(WIDE_TABLES_JS)
-                await page.close()
+                now["seen"] = None
                 found[path] = seen
+            await page.close()
 
-        await asyncio.gather(*(visit(path) for path in paths))
+        await asyncio.gather(*(tab() for _ in range(min(at_once, len(paths)))))
         await chromium.close()
     return found
 
