@@ -71,11 +71,11 @@ def test_longest_first_uses_the_first_map_that_knows_a_job_then_source_size(tmp_
     jobs = [job(tmp_path, name, "x = 1" * n) for name, n in
             [("a", 1), ("b", 1), ("c", 1), ("d", 50), ("e", 5)]]  # fmt: skip
     here = {"a": 3.0, "b": 40.0}
-    machine = {"a": 99.0, "c": 10.0}  # "a" is known here: the build folder's time wins
+    machine = {"a": 99.0, "c": 10.0}  # the longest known time counts: 99 s for "a"
     order = [j.docname for j in execution.longest_first(
         jobs, here, machine, size=lambda j: len(j.notebook_json))]  # fmt: skip
-    # unknown first, larger source first; then 40 s (b), 10 s (c), 3 s (a)
-    assert order == ["d", "e", "b", "c", "a"]
+    # unknown first, larger source first; then 99 s (a), 40 s (b), 10 s (c)
+    assert order == ["d", "e", "a", "b", "c"]
     assert [j.docname for j in execution.longest_first(jobs)] == ["a", "b", "c", "d", "e"]
 
 
@@ -84,6 +84,11 @@ def test_machine_durations_merge_and_survive_a_damaged_file(tmp_path):
     execution.remember_durations({"book/a": 12.345}, tmp_path)
     execution.remember_durations({"book/b": 3.0}, tmp_path)
     assert execution.machine_durations(tmp_path) == {"book/a": 12.35, "book/b": 3.0}
+    execution.remember_durations({"book/a": 7.0}, tmp_path)  # a run that hit a results cache
+    assert execution.machine_durations(tmp_path)["book/a"] == 12.35  # the longer recent one
+    for _ in range(execution.DURATIONS_KEPT):
+        execution.remember_durations({"book/a": 7.0}, tmp_path)
+    assert execution.machine_durations(tmp_path)["book/a"] == 7.0  # 12.35 is no longer recent
     (tmp_path / execution.DURATIONS_FILE).write_text("{not json", encoding="utf-8")
     assert execution.machine_durations(tmp_path) == {}
     execution.remember_durations({"book/c": 1.0}, tmp_path)  # rewrites a damaged record

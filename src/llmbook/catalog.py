@@ -372,6 +372,13 @@ def _validate_cached(data: Path, stamp: tuple) -> None:
     receipt = os.environ.get(VALIDATED_ENV)
     if receipt and receipt == package_digest(data):
         return
+    validate_once(data)
+
+
+def validate_once(data: Path) -> None:
+    """:func:`validate`, unless this machine already validated a package with the same
+    :func:`validation_key`; a package that passes is remembered (the last
+    :data:`RECEIPTS_KEPT`)."""
     key = validation_key(data)
     if key in _receipts():
         return

@@ -20,10 +20,11 @@ After the last cell, the worker asks the kernel which ``llmbook`` modules it imp
 modules changes, not when any file of the package does.
 
 Jobs start longest first (:func:`longest_first`), which is what keeps the second core busy to
-the end: started in name order, the book's longest chapter began last and ran alone for 34 s of a
-cold build. The expected duration of a notebook is its last execution time in this build folder,
-else on this machine (:func:`machine_durations`, a small file in the asset cache, so a fresh
-clone's cold build is scheduled as well as a rebuild), else its source size stands in. The order
+the end: started in name order, the book's longest chapter began last and ran alone for 34 s of
+a cold build. The expected duration of a notebook is the longest of its last execution time in
+this build folder and its recent ones on this machine (:func:`machine_durations`, a small file
+in the asset cache, so a fresh clone's cold build is scheduled as well as a rebuild); for a
+notebook never run, its source size stands in. The order
 changes only when each notebook runs, never what it computes.
 """
 
@@ -111,39 +112,56 @@ def longest_first(
 ) -> list[Job]:
     """``jobs`` ordered for the shortest makespan: longest expected duration first.
 
-    A job's expected duration is its entry in the first of the ``known`` maps (docname to
-    seconds) that has one. Jobs no map knows come first (they may be long; ``size``, e.g. the
-    source length, orders them among themselves, largest first), then the known ones by
-    decreasing duration; ties by docname, so the order is deterministic."""
+    A job's expected duration is the longest the ``known`` maps (docname to seconds) give it: a
+    chapter that keeps model results in a cache of its own runs in 7 s or 50 s depending on that
+    cache, and starting it late costs more than starting it early. Jobs no map knows come first
+    (they may be long; ``size``, e.g. the source length, orders them among themselves, largest
+    first), then the known ones by decreasing duration; ties by docname, so the order is
+    deterministic."""
 
     def key(job: Job):
-        for durations in known:
-            seconds = durations.get(job.docname)
-            if isinstance(seconds, (int, float)):
-                return (1, -float(seconds), job.docname)
+        seen = [d.get(job.docname) for d in known]
+        seconds = [float(s) for s in seen if isinstance(s, (int, float))]
+        if seconds:
+            return (1, -max(seconds), job.docname)
         return (0, -(size(job) if size else 0), job.docname)
 
     return sorted(jobs, key=key)
 
 
-def machine_durations(folder: Path | None = None) -> dict[str, float]:
-    """The last execution time of each notebook on this machine (empty if none is recorded or
-    the file is unreadable: it only orders the jobs)."""
-    path = _durations_path(folder)
+#: How many of a notebook's latest execution times this machine keeps.
+DURATIONS_KEPT = 5
+
+
+def _recorded(folder: Path | None) -> dict[str, list[float]]:
     try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved = json.loads(_durations_path(folder).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(saved, dict):
         return {}
-    return {k: float(v) for k, v in saved.items() if isinstance(v, (int, float))}
+    recorded = {}
+    for name, times in saved.items():
+        times = times if isinstance(times, list) else [times]
+        times = [float(t) for t in times if isinstance(t, (int, float))]
+        if times:
+            recorded[name] = times
+    return recorded
+
+
+def machine_durations(folder: Path | None = None) -> dict[str, float]:
+    """The longest of the latest :data:`DURATIONS_KEPT` execution times of each notebook on this
+    machine (empty if none is recorded or the file is unreadable: it only orders the jobs)."""
+    return {name: max(times) for name, times in _recorded(folder).items()}
 
 
 def remember_durations(durations: dict[str, float], folder: Path | None = None) -> None:
-    """Merge ``durations`` into this machine's record (atomically; a failure to write is
-    ignored, since the record only orders later builds)."""
+    """Add ``durations`` to this machine's record (atomically; a failure to write is ignored,
+    since the record only orders later builds)."""
     path = _durations_path(folder)
-    merged = {**machine_durations(folder), **{k: round(v, 2) for k, v in durations.items()}}
+    merged = _recorded(folder)
+    for name, seconds in durations.items():
+        merged[name] = [*merged.get(name, []), round(seconds, 2)][-DURATIONS_KEPT:]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
