@@ -173,6 +173,17 @@ def needs_the_work_copy(item) -> bool:
     return "work" in getattr(item, "fixturenames", ())
 
 
+def pytest_configure(config):
+    """``-n`` (pytest-xdist) is for the quick run: each worker process would start its own cold
+    build of the book for the slow tests."""
+    workers = config.getoption("numprocesses", default=None)
+    if workers and "not slow" not in (config.getoption("markexpr", default="") or ""):
+        raise pytest.UsageError(
+            '-n runs the quick tests only: add -m "not slow" (the slow tests share one cold '
+            "build of the book, which each -n worker would start again)"
+        )
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The tests that need the built book run last (stable order otherwise), so the session's
     cold build, started in the background by the first test, overlaps every other test; of
