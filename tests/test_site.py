@@ -175,6 +175,9 @@ async def visit_all(base: str, paths: list[str], at_once: int = 4) -> dict[str, 
                 seen["broken"] = await page.evaluate(BROKEN_IMAGES)
                 seen["wide"] = await page.evaluate(WIDE_TABLES_JS)
                 now["seen"] = None
+                # Leave the page before the next: a request it still has in flight (the
+                # favicon) is aborted now, not blamed on the next page.
+                await page.goto("about:blank")
                 found[path] = seen
             await page.close()
 
