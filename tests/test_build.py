@@ -10,6 +10,7 @@ cases that break the build on purpose pay for fresh copies.
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import re
 import subprocess
@@ -119,6 +120,24 @@ def test_figures_exist_and_have_alt_text(site):
             continue  # the theme's launch-button icons (Binder, JupyterHub), not figures
         alt = re.search(r'alt="([^"]*)"', tag)
         assert alt and len(alt.group(1)) > 20, tag[:200]
+
+
+def test_every_figure_is_drawn_once_as_a_glued_figure(site):
+    """A chapter's figures reach the page through glue (``style.glue_figure``), which closes
+    them: a figure left open is drawn again by the inline backend at the end of its cell, a
+    hidden second PNG that costs kernel time and ships in the site's images."""
+    html = site / "_build" / "html"
+    glued, plain = 0, []
+    for path in sorted(html.glob("book/**/*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                glued += "application/papermill.record/image/png" in data
+                if "image/png" in data:
+                    plain.append(f"{path.relative_to(html)}: {cell['source'][:80]!r}")
+    assert glued >= 50, f"only {glued} glued figures in the downloadable notebooks"
+    assert not plain, "figures drawn outside glue:\n" + "\n".join(plain)
+    assert len(list((html / "_images").glob("*.png"))) <= glued
 
 
 def test_interactive_tables_load_their_bundle_from_the_site(site):

@@ -99,3 +99,10 @@ def test_plain_log_axis_labels_read_as_numbers():
     plt.close(fig)
     assert labels and all(label.replace(",", "").isdigit() for label in labels), labels
     assert "20" in labels and "100" in labels
+
+
+def test_glue_figure_stores_the_figure_and_closes_it(capsys):
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    style.glue_figure("fig-test", fig)
+    assert not plt.fignum_exists(fig.number)  # the inline backend will not draw it again

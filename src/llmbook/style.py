@@ -214,6 +214,19 @@ def palette_min_delta_e(colours=PALETTE, vision: str | None = None) -> float:
     return float(diffs[np.triu_indices(len(colours), 1)].min())
 
 
+def glue_figure(name: str, fig) -> None:
+    """Store ``fig`` under ``name`` for a ``{glue:figure}`` directive, then close it.
+
+    Closing is the point: the notebook's inline backend draws every figure still open when a
+    cell ends, so a glued figure left open is rendered a second time, as a hidden output that
+    costs a kernel about 0.7 s per figure and puts a second PNG in the cached notebook."""
+    from matplotlib import pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)
+
+
 def use() -> None:
     """Apply the house style: CJK-capable fonts, palette, sizes."""
     register_cjk_font()
