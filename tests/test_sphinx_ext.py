@@ -185,6 +185,36 @@ def test_the_entry_cache_formats_as_pybtex_does_and_sees_every_edit(tmp_path):
         Text.from_latex, BaseStyle.format_entry = originals
 
 
+def test_pybtex_plugin_lookups_are_scanned_once_and_find_the_same_plugins(tmp_path):
+    import pybtex.plugin
+    from pybtex.richtext import Text
+    from pybtex.style.formatting import BaseStyle
+
+    from llmbook.sphinx_ext import LatexCache
+
+    originals = Text.__dict__["from_latex"], BaseStyle.__dict__["format_entry"]
+    scan = pybtex.plugin.entry_points
+    groups = [("pybtex.style.formatting", "plain"), ("pybtex.style.names", "lastfirst")]
+    expected = [pybtex.plugin.find_plugin(group, name) for group, name in groups]
+    scans = []
+
+    def counting_scan(**selection):
+        scans.append(selection)
+        return scan(**selection)
+
+    try:
+        pybtex.plugin.entry_points = counting_scan
+        LatexCache(tmp_path).install()
+        for _ in range(3):
+            assert [pybtex.plugin.find_plugin(g, n) for g, n in groups] == expected
+        assert len(scans) == len(groups)  # one scan per lookup, not one per citation
+        LatexCache(tmp_path).install()  # a second install wraps the scan, not the wrapper
+        assert pybtex.plugin.entry_points._llmbook_original is counting_scan
+    finally:
+        pybtex.plugin.entry_points = scan
+        Text.from_latex, BaseStyle.format_entry = originals
+
+
 def test_the_extension_loads_without_pandas():
     """A no-change rebuild must stay cheap: loading the extension imports neither pandas nor the
     data validator (they load only when data/ changed or a notebook runs)."""
