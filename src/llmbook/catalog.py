@@ -423,10 +423,7 @@ def _remember_receipt(key: str) -> None:
     path = _receipts_path()
     kept = [key, *(k for k in _receipts() if k != key)][:RECEIPTS_KEPT]
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(kept, indent=0), encoding="utf-8")
-        os.replace(temporary, path)
+        paths.write_atomically(path, json.dumps(kept, indent=0))
     except OSError:
         pass
 

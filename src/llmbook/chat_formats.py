@@ -66,10 +66,13 @@ and in Qwen3 a :class:`Thought` (reasoning and reply).
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 
 import numpy as np
+
+from llmbook import paths
 
 #: Formats :func:`render` knows.
 FORMATS = ("alpaca", "vicuna", "chatml", "chatglm", "moss", "llama3", "qwen3")
@@ -503,7 +506,9 @@ def answer_logprobs(
         pass
     out = _answer_logprobs(model, prompts, answers, max_row_tokens)
     lengths = np.array([len(a) for a in out])
-    _save(path, lambda tmp: np.savez(tmp, logprobs=np.concatenate(out), lengths=lengths))
+    buffer = io.BytesIO()
+    np.savez(buffer, logprobs=np.concatenate(out), lengths=lengths)
+    _save(path, buffer.getvalue())
     return out
 
 
@@ -522,7 +527,7 @@ def greedy_replies(
     except (OSError, ValueError):
         pass
     replies = greedy_replies(model, prompts, max_tokens, cache=False)
-    _save(path, lambda tmp: tmp.write_text(json.dumps(replies, ensure_ascii=False), "utf-8"))
+    _save(path, json.dumps(replies, ensure_ascii=False))
     return replies
 
 
@@ -541,13 +546,10 @@ def _cache_path(model, kind: str, inputs, suffix: str):
     return assets.cache_dir() / "results" / f"{kind}-{digest}.{suffix}"
 
 
-def _save(path, write) -> None:
-    """Write through a temporary file renamed into place; a read-only cache is skipped."""
+def _save(path, data: bytes | str) -> None:
+    """Keep a result (atomically); a read-only cache is skipped."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
-        write(tmp)
-        tmp.replace(path)
+        paths.write_atomically(path, data)
     except OSError:
         pass
 

@@ -37,11 +37,14 @@ NEG_INF = -np.inf
 # 1. Distributions and filters on logits
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """``log p_i = z_i - log sum_j exp z_j`` over the last axis, in float64 (``-inf`` stays)."""
-    z = np.asarray(logits, dtype=np.float64)
-    m = np.max(z, axis=-1, keepdims=True)
-    return z - m - np.log(np.sum(np.exp(z - m), axis=-1, keepdims=True))
+def log_softmax(logits, axis: int = -1, dtype=np.float64) -> np.ndarray:
+    """``log p_i = z_i - log sum_j exp z_j`` along ``axis``, after subtracting the maximum
+    (``-inf`` stays). In ``dtype``, float64 unless told otherwise; ``dtype=None`` keeps the
+    input's (float32 in training, where the vocabulary-wide products dominate). The one
+    implementation the library's scoring, decoding, RLHF and training code all use."""
+    z = np.asarray(logits, dtype=dtype)
+    m = np.max(z, axis=axis, keepdims=True)
+    return z - m - np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:

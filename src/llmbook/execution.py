@@ -40,7 +40,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmbook import inputs
+from llmbook import inputs, paths
 
 #: Where the last execution time of each notebook on this machine is kept (in the asset cache).
 DURATIONS_FILE = "execution-seconds.json"
@@ -163,10 +163,7 @@ def remember_durations(durations: dict[str, float], folder: Path | None = None) 
     for name, seconds in durations.items():
         merged[name] = [*merged.get(name, []), round(seconds, 2)][-DURATIONS_KEPT:]
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(merged, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, path)
+        paths.write_atomically(path, json.dumps(merged, indent=1, sort_keys=True))
     except OSError:
         pass
 

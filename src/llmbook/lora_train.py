@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from llmbook import inputs, paths
+from llmbook.decoding import log_softmax
 from llmbook.smollm import ROPE_INTERLEAVED, Config, Layer, Weights, apply_rope, rope_angles
 
 #: Target matrices: the slice of the stacked ``wqkv`` / ``w_gate_up`` they occupy, or a matrix.
@@ -473,9 +474,7 @@ def loss_and_grads(
     target = np.concatenate([ex.ids[ex.start :] for ex in examples])
     total = len(pos)
     h, r = _rms(x[pos], weights.norm, cfg.rms_eps)
-    logits = h @ weights.tok_emb.T
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+    logp = log_softmax(h @ weights.tok_emb.T, dtype=None)
     loss = -float(logp[np.arange(total), target].sum())
     hits = logp.argmax(axis=-1) == target
     correct = int(hits.sum())

@@ -72,6 +72,24 @@ def project_root(start: Path | None = None) -> Path:
     return data_dir(start).parent
 
 
+def write_atomically(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder renamed into
+    place, so a reader (another build, another process) sees the old file or the new one, never
+    half of one. The temporary name carries the process id, so two writers do not share it.
+    Creates the folder; raises :class:`OSError` as writing does."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        if isinstance(data, str):
+            temporary.write_text(data, encoding="utf-8")
+        else:
+            temporary.write_bytes(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def package_digest(folder: Path) -> str:
     """One sha256 over the names and contents of the files directly inside ``folder``."""
     import hashlib

@@ -23,18 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from llmbook.decoding import log_softmax
 from llmbook.preference import log_sigmoid, one_blas_thread, sigmoid
 
 # Moved to llmbook.stats; the old names stay importable from here for one release.
 
 # ----------------------------------------------------------------------------------------------
 # Categorical distributions
-
-
-def log_softmax(x, axis: int = -1) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    m = np.max(x, axis=axis, keepdims=True)
-    return x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
 
 
 def softmax(x, axis: int = -1) -> np.ndarray:

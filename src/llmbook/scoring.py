@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Moved to llmbook.stats; the old names stay importable from here for one release.
+from llmbook.decoding import log_softmax
 from llmbook.stats import bootstrap_ci
 
 #: Choice letters used by MMLU, C-Eval and CMMLU (four choices).
@@ -48,13 +49,6 @@ NORMALISATIONS = ("sum", "per_token", "per_char")
 
 # ----------------------------------------------------------------------------------------------
 # Arithmetic: log-probabilities, normalisation, accuracy and its uncertainty
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """``log(softmax(logits))`` over the last axis, computed stably in float64."""
-    x = np.asarray(logits, dtype=np.float64)
-    x = x - x.max(axis=-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
 
 def target_logprobs(logits: np.ndarray, targets: Sequence[int]) -> np.ndarray:

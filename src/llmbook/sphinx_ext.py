@@ -125,9 +125,7 @@ class _State:
             "stale": sorted(self.stale),
             "durations": self.durations,
         }
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, self.path)
+        paths.write_atomically(self.path, json.dumps(payload, indent=1, sort_keys=True))
 
     def log_file(self, docname: str) -> Path:
         return self.log_dir / (docname.replace("/", "__") + ".log")
@@ -380,7 +378,9 @@ class LatexCache:
 
     ``install`` wraps both; each call returns a deep copy of the cached value, so a caller that
     mutates it cannot change what the next caller gets. ``save`` writes the memo back only if
-    it grew. The key includes pybtex's version, so an upgrade re-parses. Both are pure
+    it grew (to the machine's llmbook cache, so an empty ``_build`` does not start it over;
+    two builds saving at once keep one of their memos, which only costs the other's additions
+    a parse). The key includes pybtex's version, so an upgrade re-parses. Both are pure
     functions of their key: a formatted entry depends on the style's class and options, the
     label and the entry's type, fields and people (:meth:`entry_key`), nothing else when no
     bibliography data is passed (sphinxcontrib-bibtex passes none)."""
@@ -477,16 +477,15 @@ class LatexCache:
     def save(self) -> None:
         if not self.added:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
         saved = {"version": self.version, "memo": self.memo, "entries": self.entries}
-        temporary.write_bytes(pickle.dumps(saved))
-        os.replace(temporary, self.path)
+        paths.write_atomically(self.path, pickle.dumps(saved))
         self.added = False
 
 
 def on_builder_inited(app: Sphinx) -> None:
-    latex = LatexCache(Path(app.doctreedir))
+    from llmbook import assets
+
+    latex = LatexCache(assets.cache_dir())  # the machine's cache: a cold build reuses it too
     latex.install()
     app.llmbook_latex_cache = latex  # type: ignore[attr-defined]
     place_late_static_files(app)
