@@ -252,6 +252,46 @@ def dequantised(gguf_copy) -> smollm.Weights:
     return smollm.dequantise_gguf(gguf_copy)
 
 
+@pytest.fixture
+def tiny_gguf(tmp_path) -> Path:
+    """A two-block LLaMA GGUF (d = 8, vocabulary 16) written with the gguf package: the weight
+    cache's damage checks need a real file, not SmolLM2's 540 MB of float32 per case."""
+    import gguf
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    d, n_head, n_kv, d_ff, vocab = 8, 2, 1, 12, 16
+    kv = n_kv * d // n_head
+    writer.add_block_count(2)
+    writer.add_embedding_length(d)
+    writer.add_head_count(n_head)
+    writer.add_head_count_kv(n_kv)
+    writer.add_feed_forward_length(d_ff)
+    writer.add_context_length(32)
+    writer.add_layer_norm_rms_eps(1e-5)
+    writer.add_bos_token_id(0)
+    writer.add_eos_token_id(1)
+    writer.add_token_list([f"t{i}" for i in range(vocab)])
+    writer.add_token_types([3, 3] + [1] * (vocab - 2))  # 3 = control
+    shapes = {"token_embd.weight": (vocab, d), "output_norm.weight": (d,)}
+    for i in range(2):
+        shapes.update({
+            f"blk.{i}.attn_norm.weight": (d,), f"blk.{i}.ffn_norm.weight": (d,),
+            f"blk.{i}.attn_q.weight": (d, d), f"blk.{i}.attn_k.weight": (kv, d),
+            f"blk.{i}.attn_v.weight": (kv, d), f"blk.{i}.attn_output.weight": (d, d),
+            f"blk.{i}.ffn_gate.weight": (d_ff, d), f"blk.{i}.ffn_up.weight": (d_ff, d),
+            f"blk.{i}.ffn_down.weight": (d, d_ff),
+        })  # fmt: skip
+    for name, shape in shapes.items():
+        writer.add_tensor(name, rng.standard_normal(shape).astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
 def _arrays_equal(a: smollm.Weights, b: smollm.Weights) -> bool:
     pairs = zip(smollm._named_arrays(a), smollm._named_arrays(b), strict=True)
     return (
@@ -271,7 +311,7 @@ def _damage(gguf: Path, damage: str) -> None:
             handle.write(bytes([byte[0] ^ 0xFF]))
     elif damage == "truncate":
         with open(data, "r+b") as handle:
-            handle.truncate(data.stat().st_size - 4096)
+            handle.truncate(data.stat().st_size // 2)
     elif damage == "manifest":
         manifest.write_text("{not json", encoding="utf-8")
 
@@ -295,24 +335,27 @@ def test_weight_cache_round_trips_and_loads_fast(gguf_copy, dequantised):
 
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate", "manifest", "other file"])
-def test_a_corrupted_or_stale_weight_cache_is_detected(gguf_copy, dequantised, damage):
+def test_a_corrupted_or_stale_weight_cache_is_detected(tiny_gguf, damage):
     from llmbook import assets
 
-    digest = assets.file_sha256(gguf_copy)
-    smollm.write_weight_cache(gguf_copy, digest, dequantised)
-    _damage(gguf_copy, damage)
+    digest = assets.file_sha256(tiny_gguf)
+    smollm.write_weight_cache(tiny_gguf, digest, smollm.dequantise_gguf(tiny_gguf))
+    assert smollm.read_weight_cache(tiny_gguf, digest) is not None  # intact, it is read
+    _damage(tiny_gguf, damage)
     if damage == "other file":  # a cache made for another GGUF file (the asset was updated)
         digest = "0" * 64
-    assert smollm.read_weight_cache(gguf_copy, digest) is None
+    assert smollm.read_weight_cache(tiny_gguf, digest) is None
 
 
-def test_a_damaged_weight_cache_is_rebuilt_on_load(gguf_copy, dequantised):
+def test_a_damaged_weight_cache_is_rebuilt_on_load(tiny_gguf):
     from llmbook import assets
 
-    digest = assets.file_sha256(gguf_copy)
-    smollm.write_weight_cache(gguf_copy, digest, dequantised)
-    _damage(gguf_copy, "flip a byte")
+    digest = assets.file_sha256(tiny_gguf)
+    dequantised = smollm.dequantise_gguf(tiny_gguf)
+    smollm.write_weight_cache(tiny_gguf, digest, dequantised)
+    _damage(tiny_gguf, "flip a byte")
+    assert smollm.read_weight_cache(tiny_gguf, digest) is None
     smollm.load_gguf.cache_clear()
-    rebuilt = smollm.load_gguf(gguf_copy)  # detects the damage, dequantises, rewrites
+    rebuilt = smollm.load_gguf(tiny_gguf)  # detects the damage, dequantises, rewrites
     assert _arrays_equal(rebuilt, dequantised)
-    assert smollm.read_weight_cache(gguf_copy, digest) is not None
+    assert _arrays_equal(smollm.read_weight_cache(tiny_gguf, digest), dequantised)
