@@ -38,3 +38,21 @@ def test_the_shipped_copy_is_the_checkouts_data_in_a_checkout(root):
     """In the repository, llmbook/_data links to data/: a wheel built from it carries the
     same files (tests/test_wheel.py installs one)."""
     assert paths.shipped_data() == (root / "data").resolve()
+
+
+def test_write_atomically_replaces_the_whole_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "new folder" / "state.json"
+    paths.write_atomically(target, "first")
+    assert target.read_text(encoding="utf-8") == "first"
+    paths.write_atomically(target, b"\x00second")
+    assert target.read_bytes() == b"\x00second"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["state.json"]
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(paths.os, "replace", fail)  # a failed rename keeps the old file whole
+    with pytest.raises(OSError, match="disk full"):
+        paths.write_atomically(target, "third")
+    assert target.read_bytes() == b"\x00second"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["state.json"]
