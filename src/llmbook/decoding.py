@@ -378,10 +378,11 @@ def sample_rows(
                 if settings.changes_logits:
                     previous = state.ids if settings.penalise_prompt else state.generated
                     drawn_logp = log_softmax(process(state.logits, settings, previous))
+                    drawn_entropy = float(_entropy_of(drawn_logp))
                 else:  # plain sampling draws from the model's distribution, computed above
                     drawn_logp = model_logp[b]
+                    drawn_entropy = float(model_entropy[b])
                 token = _draw(np.exp(drawn_logp), rngs[i])
-                drawn_entropy = float(_entropy_of(drawn_logp))
             r = results[i]
             r.logprobs.append(float(model_logp[b, token]))
             r.model_entropy.append(float(model_entropy[b]))
