@@ -125,7 +125,8 @@ def test_figures_exist_and_have_alt_text(site):
 def test_every_figure_is_drawn_once_as_a_glued_figure(site):
     """A chapter's figures reach the page through glue (``style.glue_figure``), which closes
     them: a figure left open is drawn again by the inline backend at the end of its cell, a
-    hidden second PNG that costs kernel time and ships in the site's images."""
+    hidden second PNG that costs kernel time and sits in the cached notebook. No image in the
+    site comes from anywhere else."""
     html = site / "_build" / "html"
     glued, plain = 0, []
     for path in sorted(html.glob("book/**/*.ipynb")):

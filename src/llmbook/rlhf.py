@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from llmbook.decoding import log_softmax
+from llmbook.decoding import log_softmax  # the one implementation; importable from here
 from llmbook.preference import log_sigmoid, one_blas_thread, sigmoid
 
 # Moved to llmbook.stats; the old names stay importable from here for one release.

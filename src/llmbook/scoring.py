@@ -37,8 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Moved to llmbook.stats; the old names stay importable from here for one release.
+# log_softmax has one implementation, in llmbook.decoding; it stays importable from here.
 from llmbook.decoding import log_softmax
+
+# Moved to llmbook.stats; the old names stay importable from here for one release.
 from llmbook.stats import bootstrap_ci
 
 #: Choice letters used by MMLU, C-Eval and CMMLU (four choices).
