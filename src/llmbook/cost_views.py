@@ -12,11 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.patches import Patch
 
-from llmbook import catalog, compute, finetune_memory, style, tables
+from llmbook import catalog, compute, finetune_memory, tables
 from llmbook.architecture import Shape
 
 #: Dense 16-bit tensor peak columns of hardware.csv, in order of preference: BF16 where the chip
@@ -511,6 +509,10 @@ def _short(run: str) -> str:
 
 def flops_ratio_figure(table: pd.DataFrame):
     """Dot plot per run: reported FLOPs, Appendix F and hardware counts, each over 6ND."""
+    import matplotlib.pyplot as plt
+
+    from llmbook import style
+
     table = table[table["6ND"].notna()].sort_values("reported / 6ND")
     labels = [_short(r) for r in table.index]
     y = range(len(table))
@@ -544,6 +546,11 @@ def flops_ratio_figure(table: pd.DataFrame):
 
 def mfu_figure(table: pd.DataFrame):
     """Horizontal bars: implied MFU (6ND) per run; hollow markers: MFU from reported FLOPs."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from llmbook import style
+
     rows = table[table["MFU (6ND)"].notna() | table["MFU (reported FLOPs)"].notna()]
     rows = rows.assign(_order=rows["MFU (6ND)"].fillna(rows["MFU (reported FLOPs)"]))
     rows = rows.sort_values("_order")
@@ -575,6 +582,10 @@ def mfu_figure(table: pd.DataFrame):
 
 def on_chip_figure(table: pd.DataFrame, chip_name: str, chips: int, mfu: float):
     """Log-scale bars: days on ``chips`` × ``chip_name`` at ``mfu``; dots: original days."""
+    import matplotlib.pyplot as plt
+
+    from llmbook import style
+
     rows = table.sort_values("days")
     y = list(range(len(rows)))
     fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 5.0))

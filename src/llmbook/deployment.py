@@ -22,12 +22,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.colors import BoundaryNorm, ListedColormap
 
-from llmbook import memory, style
+from llmbook import memory
 from llmbook.architecture import Shape, param_counts
 
 #: Weight formats of a serving plan, highest precision first (16, 8, 4.5 and 4 bits per weight).
@@ -351,6 +349,10 @@ def memory_figure(plan: pd.DataFrame, capacities: dict[str, float]):
     """Dot plot: one row per model (plan order, smallest at the bottom), total GB of each format
     on a log axis; dashed vertical lines at the usable GB of each GPU set in ``capacities``
     (label -> GB), labelled along their foot, where the small models leave the plot empty."""
+    import matplotlib.pyplot as plt
+
+    from llmbook import style
+
     style.use()
     models = list(dict.fromkeys(plan["model"]))
     fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 0.27 * len(models) + 1.4))
@@ -397,6 +399,11 @@ def memory_figure(plan: pd.DataFrame, capacities: dict[str, float]):
 def fit_figure(fits: pd.DataFrame):
     """Heat map of :func:`fit_table`: one cell per (model, GPU set), coloured by the
     highest-precision format that fits, labelled with its name ("—" when none fits)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    from llmbook import style
+
     style.use()
     order = [NO_FIT, *reversed(SERVING_FORMATS)]  # least to most precise
     colours = ["#F2F2F2", "#F0E442", "#E69F00", "#56B4E9", "#0072B2"][: len(order)]
@@ -440,6 +447,10 @@ WHAT_MARKERS = {
 def comparison_figure(comparison: pd.DataFrame):
     """Reported GB against the library's GB (log-log), one colour per model, one marker per kind
     of figure; the diagonal is agreement, points above it are reports larger than the formula."""
+    import matplotlib.pyplot as plt
+
+    from llmbook import style
+
     style.use()
     data = comparison.dropna(subset=["computed_gb"])
     fig, ax = plt.subplots()
@@ -558,6 +569,10 @@ def kv_context_figure(table: pd.DataFrame):
     :func:`llmbook.memory.kv_cache_by_context` returns), labelled at its right end. A cache that
     grows with every token is a line of slope one; a sliding window bends it down, a fixed state
     flattens it."""
+    import matplotlib.pyplot as plt
+
+    from llmbook import style
+
     style.use()
     fig, ax = plt.subplots(figsize=(style.FIGURE_WIDTH_INCHES, 4.2))
     tokens = np.asarray(table.columns, dtype=float)
