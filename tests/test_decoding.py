@@ -465,3 +465,24 @@ def test_changes_logits_says_whether_process_changes_them():
     for s in changing:
         assert s.changes_logits, s
         assert not np.array_equal(dec.process(z, s, [1, 2]), z), s
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_softmax_leaves_its_input_alone_and_keeps_the_textbook_values(dtype):
+    """It shifts a copy in place: the caller's logits (float64 ones included, which a
+    no-copy conversion would hand over) are untouched, masked tokens stay at -inf, and every
+    value is bit for bit ``z - max - log sum exp(z - max)`` along either axis."""
+    rng = np.random.default_rng(3)
+    z = (rng.normal(size=(5, 40)) * 4).astype(dtype)
+    z[1, :7] = -np.inf
+    before = z.copy()
+    for axis in (-1, 0):
+        for kind in (np.float64, None):
+            got = dec.log_softmax(z, axis=axis, dtype=kind)
+            want = np.asarray(z, dtype=kind)
+            m = want.max(axis=axis, keepdims=True)
+            want = want - m - np.log(np.sum(np.exp(want - m), axis=axis, keepdims=True))
+            assert got.dtype == want.dtype == (kind or dtype)
+            assert np.array_equal(got, want)
+    assert np.array_equal(z, before)
+    assert np.isneginf(dec.log_softmax(z)[1, :7]).all()

@@ -42,9 +42,10 @@ def log_softmax(logits, axis: int = -1, dtype=np.float64) -> np.ndarray:
     (``-inf`` stays). In ``dtype``, float64 unless told otherwise; ``dtype=None`` keeps the
     input's (float32 in training, where the vocabulary-wide products dominate). The one
     implementation the library's scoring, decoding, RLHF and training code all use."""
-    z = np.asarray(logits, dtype=dtype)
-    m = np.max(z, axis=axis, keepdims=True)
-    return z - m - np.log(np.sum(np.exp(z - m), axis=axis, keepdims=True))
+    z = np.array(logits, dtype=dtype)  # a copy, shifted in place: two passes fewer, same bits
+    z -= np.max(z, axis=axis, keepdims=True)
+    z -= np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return z
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
