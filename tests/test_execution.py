@@ -67,6 +67,17 @@ def test_every_job_runs_and_a_failure_carries_its_traceback(tmp_path):
     assert result.cells[0].outputs[0]["data"]["text/plain"] == "42"
 
 
+def test_a_cells_printed_text_is_one_output_however_the_kernel_flushed_it(tmp_path):
+    """Two flushes inside one cell send two stream messages; stored, they are one output, so
+    a chapter's notebook does not depend on when the kernel's output thread woke up."""
+    done = []
+    source = "import sys\nprint('a', end='')\nsys.stdout.flush()\nprint('b')"
+    execution.run_all([job(tmp_path, "printer", source)], 1, done.append)
+    (outcome,) = done
+    outputs = nbformat.reads(outcome.notebook_json, as_version=4).cells[0].outputs
+    assert [(o["output_type"], o["text"]) for o in outputs] == [("stream", "ab\n")]
+
+
 def test_longest_first_uses_the_first_map_that_knows_a_job_then_source_size(tmp_path):
     jobs = [job(tmp_path, name, "x = 1" * n) for name, n in
             [("a", 1), ("b", 1), ("c", 1), ("d", 50), ("e", 5)]]  # fmt: skip

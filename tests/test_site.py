@@ -434,6 +434,18 @@ def test_no_unfinished_table_cells(site, bib_keys):
     assert stale == {}, f"fewer unfinished cells than KNOWN_UNFINISHED allows: lower it {stale}"
 
 
+def test_no_page_carries_a_random_table_id(site):
+    """pandas' Styler names each table it renders ``T_<random uuid>``, so a page that shows
+    one differs between two builds of the same sources; chapters use llmbook.tables instead."""
+    html_root = site / "_build" / "html"
+    random_ids = {
+        path: found
+        for path in pages(site)
+        if (found := re.findall(r'id="T_[0-9a-f]{5,}', (html_root / path).read_text("utf-8")))
+    }
+    assert random_ids == {}
+
+
 def test_data_appendix_shows_every_description_whole(site, data_descriptions):
     from llmbook.tables import cut_descriptions
 

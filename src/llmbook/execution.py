@@ -208,6 +208,9 @@ def run_job(job: Job) -> Outcome:
         timeout=timeout,
         allow_errors=allow_errors,
         record_timing=False,
+        # A print arrives as one stream message or several, as the kernel's flushes happen to
+        # fall; merged, the stored outputs (and the page) are the same in every run.
+        coalesce_streams=True,
         resources={"metadata": {"path": job.cwd}},
     )
     env = {**os.environ, **SINGLE_THREAD_ENV, inputs.ENV_VAR: job.log}
