@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -76,6 +78,64 @@ def test_a_cells_printed_text_is_one_output_however_the_kernel_flushed_it(tmp_pa
     (outcome,) = done
     outputs = nbformat.reads(outcome.notebook_json, as_version=4).cells[0].outputs
     assert [(o["output_type"], o["text"]) for o in outputs] == [("stream", "ab\n")]
+
+
+@pytest.fixture
+def forking(monkeypatch):
+    """Kernels forked from the zygote, however pytest was started (a relative PYTHONPATH, as
+    in ``PYTHONPATH=src pytest``, is never forked)."""
+    if not execution.forks_kernels():
+        pytest.skip("kernels are forked on Linux only")
+    monkeypatch.setenv("PYTHONPATH", str(Path(execution.__file__).resolve().parents[1]))
+    monkeypatch.setenv("LLMBOOK_FORK_KERNELS", "1")
+
+
+KERNEL_STATE = """\
+import os, sys, threading
+print("matplotlib.pyplot" in sys.modules)  # before the cell imports anything: preloaded?
+import matplotlib, numpy, pandas
+from threadpoolctl import threadpool_info
+print(pandas.get_option("display.max_columns"), pandas.get_option("display.width"))
+print(matplotlib.get_backend(), matplotlib.is_interactive())
+print(os.path.basename(sys.argv[0]), sys.path, os.getcwd())
+print(sorted(k for k in os.environ if k.startswith(("OMP", "OPENBLAS", "MKL", "MPL", "JPY"))))
+print(threading.active_count(), [i["num_threads"] for i in threadpool_info()])
+print(os.getpgid(0) == os.getpid(), os.environ["LLMBOOK_TEST_VALUE"])
+"""
+
+
+def test_a_forked_kernel_starts_in_the_state_of_a_freshly_started_one(
+    tmp_path, monkeypatch, forking
+):
+    """Forked from the zygote or started as its own process, a kernel sees the same display
+    defaults, matplotlib backend, argv, import path, cwd, environment, threads and session."""
+    seen = {}
+    for fork in ("1", "0"):
+        monkeypatch.setenv("LLMBOOK_FORK_KERNELS", fork)
+        monkeypatch.setenv("LLMBOOK_TEST_VALUE", f"set before the kernel {fork}")
+        done = []
+        execution.run_all([job(tmp_path, "state", KERNEL_STATE)], 1, done.append)
+        (outcome,) = done
+        assert outcome.error is None, outcome.error
+        cell = nbformat.reads(outcome.notebook_json, as_version=4).cells[0]
+        preloaded, state = cell.outputs[0]["text"].split("\n", 1)
+        assert preloaded == ("True" if fork == "1" else "False")
+        seen[fork] = state.replace(f"kernel {fork}", "kernel")
+    assert seen["1"] == seen["0"]
+    assert "module://matplotlib_inline.backend_inline" in seen["1"]
+
+
+def test_a_kernel_that_dies_fails_its_job_promptly(tmp_path, forking):
+    """A forked kernel's exit is seen like a started one's: the job fails as a dead kernel,
+    long before its 60 s timeout, and the next job still gets a kernel."""
+    done = []
+    jobs = [job(tmp_path, "dies", "import os\nos._exit(3)"), job(tmp_path, "after", "6 * 7")]
+    start = time.monotonic()
+    execution.run_all(jobs, 1, done.append)
+    outcomes = {o.docname: o for o in done}
+    assert "DeadKernelError" in outcomes["dies"].error
+    assert outcomes["after"].error is None
+    assert time.monotonic() - start < 30
 
 
 def test_longest_first_uses_the_first_map_that_knows_a_job_then_source_size(tmp_path):

@@ -176,6 +176,194 @@ def _durations_path(folder: Path | None) -> Path:
     return Path(folder) / DURATIONS_FILE
 
 
+# ----------------------------------------------------------------------------------------------
+# Kernels forked from a process that has already imported what every chapter imports
+
+#: Imported once per worker by its zygote; each kernel is forked from that state instead of
+#: importing them again. Third-party modules only: a preloaded ``llmbook`` module would be recorded
+#: as read by every notebook (:data:`RECORD_MODULES`) and defeat per-module invalidation.
+#: Not pandas: it chooses its display defaults at import by whether it runs in a kernel (a
+#: DataFrame's plain-text form would change).
+PRELOAD = ("numpy", "matplotlib.pyplot", "ipykernel.kernelapp")
+
+#: What ipykernel sets before a kernel's user code runs, unless set already; set in the zygote
+#: before matplotlib is imported, since matplotlib reads it at import.
+INLINE_BACKEND = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+#: Environment variables read while Python starts or the preloaded modules are imported: a
+#: kernel is forked only from a zygote started with the same values (else one is started).
+IMPORT_ENV = (
+    "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE",
+    "PYTHONHASHSEED", "PYTHONWARNINGS", "MPLBACKEND", "MPLCONFIGDIR", *SINGLE_THREAD_ENV,
+)  # fmt: skip
+
+#: The zygote: imports the modules named in argv, then for each request line (JSON: argv, env,
+#: cwd) forks a child that becomes ``python -m ipykernel_launcher <argv>`` there, and answers
+#: with the child's pid. Children are reaped automatically; EOF on stdin ends the zygote.
+ZYGOTE_SOURCE = """
+import json, os, signal, sys
+if sys.path and sys.path[0] == "":
+    del sys.path[0]
+for name in sys.argv[1:]:
+    __import__(name)
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+for line in sys.stdin:
+    request = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, 0)
+            os.dup2(2, 1)
+            os.environ.clear()
+            os.environ.update(request["env"])
+            os.chdir(request["cwd"])
+            # ipykernel read JPY_PARENT_PID when the zygote imported it: name the parent here
+            # (the zygote, which ends with its worker), so the kernel ends with it too.
+            parent = f"--IPKernelApp.parent_handle={os.getppid()}"
+            import importlib.util
+            launcher = importlib.util.find_spec("ipykernel_launcher").origin
+            sys.argv = [launcher, *request["argv"], parent]
+            from ipykernel import kernelapp
+            kernelapp.launch_new_instance()
+            code = 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 0
+        except BaseException:
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    sys.stdout.write(f"{pid}\\n")
+    sys.stdout.flush()
+"""
+
+
+class _Forked:
+    """The part of :class:`subprocess.Popen` jupyter-client uses, for a kernel the zygote forked
+    (its exit status goes to the zygote, which reaps it: an ended kernel reports 0)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = 0
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        import subprocess
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        import signal
+
+        self.send_signal(signal.SIGKILL)
+
+
+def _import_key(env: dict[str, str]) -> tuple:
+    return tuple(env.get(name) for name in IMPORT_ENV)
+
+
+class _Zygote:
+    """One zygote process (:data:`ZYGOTE_SOURCE`), started with a kernel's environment."""
+
+    def __init__(self, env: dict[str, str]):
+        import subprocess
+        import sys
+
+        self.key = _import_key(env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE_SOURCE, *PRELOAD],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
+        )  # fmt: skip
+
+    def fork(self, argv: list[str], env: dict[str, str], cwd: str) -> _Forked:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"argv": argv, "env": env, "cwd": cwd}) + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()
+        if not reply:
+            raise RuntimeError(f"the kernel zygote ended (exit code {self.process.wait()})")
+        return _Forked(int(reply))
+
+
+_zygote: _Zygote | None = None
+
+
+def _zygote_for(env: dict[str, str]) -> _Zygote:
+    """This process's zygote for a kernel with environment ``env`` (started if needed)."""
+    global _zygote
+    if _zygote is None or _zygote.process.poll() is not None or _zygote.key != _import_key(env):
+        if _zygote is not None and _zygote.process.poll() is None:
+            _zygote.process.stdin.close()  # EOF: it ends
+        _zygote = _Zygote(env)
+    return _zygote
+
+
+def forks_kernels() -> bool:
+    """Whether kernels are forked from a zygote here: on Linux (fork after importing
+    matplotlib is not safe on macOS), unless ``LLMBOOK_FORK_KERNELS=0``."""
+    import sys
+
+    return sys.platform == "linux" and os.environ.get("LLMBOOK_FORK_KERNELS", "1") != "0"
+
+
+def _kernel_manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ForkingKernelManager(AsyncKernelManager):
+        """Starts an ipykernel of this Python by forking it from the zygote; any other kernel
+        as jupyter-client does."""
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            import sys
+
+            env = {k: str(v) for k, v in kw.get("env", os.environ).items()}
+            env = {**INLINE_BACKEND, **env}
+            if not kw.get("independent"):  # as jupyter-client's launcher adds it
+                env["JPY_PARENT_PID"] = str(os.getpid())
+            relative = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+            if kernel_cmd[:3] != [sys.executable, "-m", "ipykernel_launcher"] or not all(
+                os.path.isabs(p) for p in relative
+            ):  # another kernel, or an import path that depends on the kernel's cwd
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            provisioner = self.provisioner
+            assert provisioner is not None
+            cwd = str(kw.get("cwd") or os.getcwd())
+            process = _zygote_for(env).fork(kernel_cmd[3:], env, cwd)
+            provisioner.process = process
+            provisioner.pid = provisioner.pgid = process.pid  # the child called setsid()
+            provisioner.cwd = cwd
+            self._reconcile_connection_info(provisioner.connection_info)
+
+    return ForkingKernelManager
+
+
 def _client_class():
     from nbclient import NotebookClient
 
@@ -203,8 +391,10 @@ def run_job(job: Job) -> Outcome:
     overrides = notebook.metadata.get("execution", {})  # as jupyter-cache's meta_override
     timeout = overrides.get("timeout", timeout)
     allow_errors = overrides.get("allow_errors", allow_errors)
+    extra = {"kernel_manager_class": _kernel_manager_class()} if forks_kernels() else {}
     client = _client_class()(
         notebook,
+        **extra,
         timeout=timeout,
         allow_errors=allow_errors,
         record_timing=False,
