@@ -391,12 +391,33 @@ def test_greedy_replies_are_cached(model, tmp_path, monkeypatch):
     assert cf.greedy_replies(model, [prompt], max_tokens=3) == first
 
 
-def test_a_change_to_the_library_invalidates_cached_results(model, tmp_path, monkeypatch):
-    """A cached result is keyed by the library's source: edited code means recomputed results,
-    never a stale number on a rebuilt page."""
+def test_a_change_to_the_code_that_computed_a_result_invalidates_it(model, tmp_path, monkeypatch):
+    """A cached result is kept with the digests of the llmbook modules loaded when it was
+    computed: an edit to one of them recomputes it (never a stale number on a rebuilt page);
+    an edit to a module that was not loaded does not."""
+    import json
+    from pathlib import Path
+
+    from llmbook import assets
+
     monkeypatch.setenv("LLMBOOK_CACHE", str(tmp_path))
     prompt = cf.prompt_text([("user", "Say hi.")], "chatml")
-    before = cf._cache_path(model, "greedy", [[prompt], 3], "json")
-    monkeypatch.setattr(cf, "_library_digest", lambda: "edited")
-    after = cf._cache_path(model, "greedy", [[prompt], 3], "json")
-    assert before != after
+    first = cf.greedy_replies(model, [prompt], max_tokens=3)
+    (stored,) = (tmp_path / "results").glob("greedy-*.json")
+    code = json.loads(stored.read_text(encoding="utf-8"))["code"]
+    assert {"chat_formats.py", "smollm.py", "tokenizers.py"} <= set(code)
+
+    def no_model_run(*args, **kwargs):
+        raise AssertionError("the cached result should have been read")
+
+    monkeypatch.setattr(model, "generate", no_model_run)
+    real_sha256, edited = assets.file_sha256, set()
+    monkeypatch.setattr(
+        assets, "file_sha256", lambda p: "edited" if Path(p).name in edited else real_sha256(p)
+    )
+    package = sorted(p.name for p in Path(cf.__file__).resolve().parent.glob("*.py"))
+    edited.update(n for n in package if n not in code)  # modules this process never loaded
+    assert cf.greedy_replies(model, [prompt], max_tokens=3) == first
+    edited.add("smollm.py")  # the model's code
+    with pytest.raises(AssertionError, match="should have been read"):
+        cf.greedy_replies(model, [prompt], max_tokens=3)

@@ -460,20 +460,43 @@ def token_counts(conversation, fmt: str, tokenizer) -> dict[str, int]:
 
 
 #: Version of the on-disk cache format of :func:`answer_logprobs` and :func:`greedy_replies`.
-#: The key also holds a digest of the whole library's source (:func:`_library_digest`), so any
-#: change to the code that computes a result recomputes it.
-ANSWER_CACHE_FORMAT = 2
+#: Each result is stored with the digests of the llmbook modules loaded when it was computed
+#: (:func:`_code_manifest`) and read back only while every one of them is unchanged, so an
+#: edit to the code that computes it recomputes it, and an edit to unrelated modules does not.
+ANSWER_CACHE_FORMAT = 3
 
 
-def _library_digest() -> str:
-    """sha256 of every ``.py`` file of the installed llmbook package, in path order."""
-    import hashlib
+def _code_manifest() -> dict[str, str]:
+    """sha256 of every llmbook module loaded in this process, by path inside the package. The
+    code a result was computed with is among them: a function runs only once imported."""
+    import sys
     from pathlib import Path
 
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    from llmbook import assets
+
+    root = Path(__file__).resolve().parent
+    files = {
+        Path(module.__file__).resolve()
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] == "llmbook" and getattr(module, "__file__", None)
+    }
+    return {str(f.relative_to(root)): assets.file_sha256(f) for f in sorted(files)}
+
+
+def _code_unchanged(manifest) -> bool:
+    """Whether every module of a stored :func:`_code_manifest` still has the same source."""
+    from pathlib import Path
+
+    from llmbook import assets
+
+    root = Path(__file__).resolve().parent
+    if not isinstance(manifest, dict) or not manifest:
+        return False
+    for name, digest in manifest.items():
+        path = root / name
+        if not path.is_file() or assets.file_sha256(path) != digest:
+            return False
+    return True
 
 
 def answer_logprobs(
@@ -483,9 +506,9 @@ def answer_logprobs(
     ``model`` (a :class:`llmbook.smollm.Model`).
 
     With ``cache`` the result is kept in ``<llmbook cache>/results/`` under the sha256 of the
-    model file's sha256, the library's source, the prompts, the answers and
-    :data:`ANSWER_CACHE_FORMAT`, so a rebuild reads it back instead of running the model again;
-    any change to an input or to the code recomputes it.
+    model file's sha256, the prompts, the answers and :data:`ANSWER_CACHE_FORMAT`, with the
+    digests of the code that computed it, so a rebuild reads it back instead of running the
+    model again; any change to an input or to that code recomputes it.
 
     The answer is tokenized on its own, so every prompt is scored on the same answer tokens and
     the scores of two templates can be compared item by item. The prompts' longest common
@@ -500,14 +523,16 @@ def answer_logprobs(
     try:
         with np.load(path) as saved:
             flat, lengths = saved["logprobs"], saved["lengths"]
-        if len(lengths) == len(prompts):
+            code = json.loads(str(saved["code"]))
+        if len(lengths) == len(prompts) and _code_unchanged(code):
             return [a.copy() for a in np.split(flat, np.cumsum(lengths)[:-1])]
     except (OSError, KeyError, ValueError):
         pass
     out = _answer_logprobs(model, prompts, answers, max_row_tokens)
     lengths = np.array([len(a) for a in out])
     buffer = io.BytesIO()
-    np.savez(buffer, logprobs=np.concatenate(out), lengths=lengths)
+    code = np.array(json.dumps(_code_manifest()))
+    np.savez(buffer, logprobs=np.concatenate(out), lengths=lengths, code=code)
     _save(path, buffer.getvalue())
     return out
 
@@ -521,26 +546,27 @@ def greedy_replies(
         return [model.generate(p, max_tokens=max_tokens, chat=False)["text"] for p in prompts]
     path = _cache_path(model, "greedy", [list(prompts), max_tokens], "json")
     try:
-        replies = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(replies, list) and len(replies) == len(prompts):
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        replies = saved["replies"]
+        if len(replies) == len(prompts) and _code_unchanged(saved["code"]):
             return replies
-    except (OSError, ValueError):
+    except (OSError, ValueError, KeyError, TypeError):
         pass
     replies = greedy_replies(model, prompts, max_tokens, cache=False)
-    _save(path, json.dumps(replies, ensure_ascii=False))
+    saved = {"code": _code_manifest(), "replies": replies}
+    _save(path, json.dumps(saved, ensure_ascii=False))
     return replies
 
 
 def _cache_path(model, kind: str, inputs, suffix: str):
     """``<llmbook cache>/results/{kind}-{hash}.{suffix}``, the hash of the model file's sha256,
-    the library's source digest, each of ``inputs`` and :data:`ANSWER_CACHE_FORMAT`."""
+    each of ``inputs`` and :data:`ANSWER_CACHE_FORMAT` (the code is checked on reading)."""
     import hashlib
 
     from llmbook import assets
 
     key = json.dumps(
-        [ANSWER_CACHE_FORMAT, assets.file_sha256(model.path), _library_digest(), *inputs],
-        ensure_ascii=False,
+        [ANSWER_CACHE_FORMAT, assets.file_sha256(model.path), *inputs], ensure_ascii=False
     )
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return assets.cache_dir() / "results" / f"{kind}-{digest}.{suffix}"
