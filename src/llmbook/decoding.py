@@ -740,8 +740,8 @@ def batched_attention(
             out[rows] = batched_attention(q[rows], [keys[b] for b in rows], lengths[rows])
         return out
     if distinct.size == 1:  # no padding (rows that started from equal-length prompts)
-        K = np.stack([k for k, _ in keys]).astype(np.float64)
-        V = np.stack([v for _, v in keys]).astype(np.float64)
+        K = np.array([k for k, _ in keys], dtype=np.float64)  # one pass: copy and widen
+        V = np.array([v for _, v in keys], dtype=np.float64)
     else:
         K = np.zeros((B, n_kv, S, hd))
         V = np.zeros((B, n_kv, S, hd))
