@@ -243,36 +243,46 @@ for line in sys.stdin:
 
 
 class _Forked:
-    """The part of :class:`subprocess.Popen` jupyter-client uses, for a kernel the zygote forked
-    (its exit status goes to the zygote, which reaps it: an ended kernel reports 0)."""
+    """The part of :class:`subprocess.Popen` jupyter-client uses, for a kernel the zygote forked.
+
+    The kernel is watched and signalled through a pidfd (Linux 5.3+), so a pid reused after the
+    kernel ended can never be mistaken for it; its exit status goes to the zygote, which reaps
+    it, so an ended kernel reports 0."""
 
     stdin = stdout = stderr = None
 
     def __init__(self, pid: int):
         self.pid = pid
         self.returncode: int | None = None
+        try:
+            self._fd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # already ended
+            self._fd, self.returncode = None, 0
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                self.returncode = 0
+        import select
+
+        if self.returncode is None and self._fd is not None:
+            if select.select([self._fd], [], [], 0)[0]:  # readable once the process ended
+                os.close(self._fd)
+                self._fd, self.returncode = None, 0
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
+        import select
         import subprocess
 
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
+        if self.poll() is None:
+            if not select.select([self._fd], [], [], timeout)[0]:
                 raise subprocess.TimeoutExpired(str(self.pid), timeout)
-            time.sleep(0.01)
-        return self.returncode
+            self.poll()
+        return 0
 
     def send_signal(self, signum: int) -> None:
+        import signal
+
         if self.poll() is None:
-            os.kill(self.pid, signum)
+            signal.pidfd_send_signal(self._fd, signum)
 
     def terminate(self) -> None:
         import signal
@@ -326,11 +336,17 @@ def _zygote_for(env: dict[str, str]) -> _Zygote:
 
 
 def forks_kernels() -> bool:
-    """Whether kernels are forked from a zygote here: on Linux (fork after importing
-    matplotlib is not safe on macOS), unless ``LLMBOOK_FORK_KERNELS=0``."""
+    """Whether kernels are forked from a zygote here: on Linux with pidfds (fork after
+    importing matplotlib is not safe on macOS), unless ``LLMBOOK_FORK_KERNELS=0``."""
+    import signal
     import sys
 
-    return sys.platform == "linux" and os.environ.get("LLMBOOK_FORK_KERNELS", "1") != "0"
+    return (
+        sys.platform == "linux"
+        and hasattr(os, "pidfd_open")
+        and hasattr(signal, "pidfd_send_signal")
+        and os.environ.get("LLMBOOK_FORK_KERNELS", "1") != "0"
+    )
 
 
 def _kernel_manager_class():
