@@ -72,10 +72,8 @@ def test_every_job_runs_and_a_failure_carries_its_traceback(tmp_path):
 def test_a_cells_printed_text_is_one_output_however_the_kernel_flushed_it(tmp_path):
     """Two flushes inside one cell send two stream messages; stored, they are one output, so
     a chapter's notebook does not depend on when the kernel's output thread woke up."""
-    done = []
     source = "import sys\nprint('a', end='')\nsys.stdout.flush()\nprint('b')"
-    execution.run_all([job(tmp_path, "printer", source)], 1, done.append)
-    (outcome,) = done
+    outcome = execution.run_job(job(tmp_path, "printer", source))
     outputs = nbformat.reads(outcome.notebook_json, as_version=4).cells[0].outputs
     assert [(o["output_type"], o["text"]) for o in outputs] == [("stream", "ab\n")]
 
@@ -113,9 +111,7 @@ def test_a_forked_kernel_starts_in_the_state_of_a_freshly_started_one(
     for fork in ("1", "0"):
         monkeypatch.setenv("LLMBOOK_FORK_KERNELS", fork)
         monkeypatch.setenv("LLMBOOK_TEST_VALUE", f"set before the kernel {fork}")
-        done = []
-        execution.run_all([job(tmp_path, "state", KERNEL_STATE)], 1, done.append)
-        (outcome,) = done
+        outcome = execution.run_job(job(tmp_path, "state", KERNEL_STATE))
         assert outcome.error is None, outcome.error
         cell = nbformat.reads(outcome.notebook_json, as_version=4).cells[0]
         preloaded, state = cell.outputs[0]["text"].split("\n", 1)
@@ -128,13 +124,11 @@ def test_a_forked_kernel_starts_in_the_state_of_a_freshly_started_one(
 def test_a_kernel_that_dies_fails_its_job_promptly(tmp_path, forking):
     """A forked kernel's exit is seen like a started one's: the job fails as a dead kernel,
     long before its 60 s timeout, and the next job still gets a kernel."""
-    done = []
-    jobs = [job(tmp_path, "dies", "import os\nos._exit(3)"), job(tmp_path, "after", "6 * 7")]
     start = time.monotonic()
-    execution.run_all(jobs, 1, done.append)
-    outcomes = {o.docname: o for o in done}
-    assert "DeadKernelError" in outcomes["dies"].error
-    assert outcomes["after"].error is None
+    dies = execution.run_job(job(tmp_path, "dies", "import os\nos._exit(3)"))
+    after = execution.run_job(job(tmp_path, "after", "6 * 7"))
+    assert "DeadKernelError" in dies.error
+    assert after.error is None
     assert time.monotonic() - start < 30
 
 
