@@ -336,10 +336,24 @@ def _zygote_for(env: dict[str, str]) -> _Zygote:
     """This process's zygote for a kernel with environment ``env`` (started if needed)."""
     global _zygote
     if _zygote is None or _zygote.process.poll() is not None or _zygote.key != _import_key(env):
-        if _zygote is not None and _zygote.process.poll() is None:
-            _zygote.process.stdin.close()  # EOF: it ends
+        if _zygote is None:
+            import atexit
+
+            atexit.register(_end_zygote)
+        _end_zygote()
         _zygote = _Zygote(env)
     return _zygote
+
+
+def _end_zygote() -> None:
+    """Close this process's zygote, if any: EOF on its stdin ends it."""
+    global _zygote
+    if _zygote is not None:
+        for pipe in (_zygote.process.stdin, _zygote.process.stdout):
+            if pipe is not None:
+                pipe.close()
+        _zygote.process.wait()
+        _zygote = None
 
 
 def forks_kernels() -> bool:
