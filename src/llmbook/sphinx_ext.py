@@ -59,9 +59,12 @@ STATE_VERSION = 2
 
 
 def file_sha256(path: Path) -> str | None:
-    """sha256 of a file's bytes, or None if it does not exist."""
+    """sha256 of a file's bytes (:func:`llmbook.assets.file_sha256`), or None if it does not
+    exist."""
+    from llmbook import assets
+
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return assets.file_sha256(path)
     except (FileNotFoundError, IsADirectoryError):
         return None
 
