@@ -132,6 +132,50 @@ def test_a_kernel_that_dies_fails_its_job_promptly(tmp_path, forking):
     assert time.monotonic() - start < 30
 
 
+def test_a_kernel_is_ready_once_it_answers_without_waiting_for_silence(tmp_path, forking):
+    """The client's wait for a new kernel never waits out a timeout on IOPub (jupyter-client's
+    waits until IOPub has been silent for 0.2 s: an idle core for each notebook), and the
+    first cell's output is still seen whole."""
+    import asyncio
+    from queue import Empty
+
+    async def scenario() -> tuple[list[float], list[str]]:
+        manager = execution._kernel_manager_class()(kernel_name="python3")
+        await manager.start_kernel(cwd=str(tmp_path))
+        client = manager.client()
+        client.start_channels()
+        waited, get_msg = [], client.iopub_channel.get_msg
+
+        async def spy(*args, timeout=None, **kwargs):
+            try:
+                return await get_msg(*args, timeout=timeout, **kwargs)
+            except Empty:
+                waited.append(timeout)  # a wait that ran out: the time was spent idle
+                raise
+
+        client.iopub_channel.get_msg = spy
+        try:
+            await client.wait_for_ready(timeout=60)
+            msg_id = client.execute("print('first cell')")
+            texts = []
+            while True:
+                msg = await get_msg(timeout=30)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] == "stream":
+                    texts.append(msg["content"]["text"])
+                if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    break
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel()
+        return waited, texts
+
+    waited, texts = asyncio.run(scenario())
+    assert [t for t in waited if t] == [], f"waited out IOPub timeouts: {waited}"
+    assert texts == ["first cell\n"]
+
+
 def test_longest_first_uses_the_first_map_that_knows_a_job_then_source_size(tmp_path):
     jobs = [job(tmp_path, name, "x = 1" * n) for name, n in
             [("a", 1), ("b", 1), ("c", 1), ("d", 50), ("e", 5)]]  # fmt: skip

@@ -21,6 +21,9 @@ notebook does not pay for those imports again (about 1 s of a core each). A fork
 in the state of a freshly started one: the same environment, import path, working directory,
 matplotlib backend and session; pandas is not preloaded, since it picks its display defaults at
 import by whether a kernel is running. ``LLMBOOK_FORK_KERNELS=0`` starts every kernel afresh.
+A forked kernel is used as soon as it answers (jupyter-client's client then waits for 0.2 s of
+silence on IOPub) and its exit is checked every 5 ms instead of every 100 ms: an empty notebook
+takes 0.27 s instead of 0.52 s, and a cold build's 35 notebooks leave a core idle 9 s less.
 
 After the last cell, the worker asks the kernel which ``llmbook`` modules it imported
 (:func:`llmbook.inputs.note_modules`): the build then re-executes a notebook when one of *those*
@@ -370,12 +373,72 @@ def forks_kernels() -> bool:
     )
 
 
+#: How often a kernel's exit is checked after its shutdown request: jupyter-client checks every
+#: 0.1 s, and a kernel exits within a few milliseconds, so each notebook waited about 0.1 s.
+EXIT_POLL_SECONDS = 0.005
+
+
+def _ready_client_class():
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class ReadyClient(AsyncKernelClient):
+        """jupyter-client's kernel client, except that :meth:`wait_for_ready` returns as soon as
+        the kernel has answered and IOPub is seen connected.
+
+        jupyter-client's version then drains IOPub until it has been silent for 0.2 s: 0.2 s of
+        an idle core per notebook. What it would drain (the kernel's status messages about the
+        ``kernel_info`` request) is taken if it has already arrived and otherwise left: nbclient
+        reads only the IOPub messages whose parent is the request of the cell it executes."""
+
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:  # as jupyter-client: kernel_info until answered, IOPub connected
+                self.kernel_info()
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        try:
+                            await self.iopub_channel.get_msg(timeout=0.2)
+                        except Empty:
+                            pass
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+            while True:  # what has already arrived, without waiting for more
+                try:
+                    await self.iopub_channel.get_msg(timeout=0)
+                except Empty:
+                    break
+
+    return ReadyClient
+
+
 def _kernel_manager_class():
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    ready_client = _ready_client_class()
 
     class ForkingKernelManager(AsyncKernelManager):
         """Starts an ipykernel of this Python by forking it from the zygote; any other kernel
-        as jupyter-client does."""
+        as jupyter-client does. Its clients are :func:`_ready_client_class`'s, and a kernel's
+        exit is checked every :data:`EXIT_POLL_SECONDS`."""
+
+        @default("client_factory")
+        def _ready_client_factory(self):
+            return ready_client
+
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            await super()._async_wait(pollinterval=min(pollinterval, EXIT_POLL_SECONDS))
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
             import sys
