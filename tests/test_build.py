@@ -40,6 +40,7 @@ MEASURED = (
     "book/part2-peft/lora",
     "book/part2-peft/variants",
     "book/part4-decoding/cost",
+    "book/part5-rlhf/grpo",  # "every answer and training took 22 s here"
 )
 
 
