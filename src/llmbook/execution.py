@@ -23,7 +23,8 @@ matplotlib backend and session; pandas is not preloaded, since it picks its disp
 import by whether a kernel is running. ``LLMBOOK_FORK_KERNELS=0`` starts every kernel afresh.
 A forked kernel is used as soon as it answers (jupyter-client's client then waits for 0.2 s of
 silence on IOPub) and its exit is checked every 5 ms instead of every 100 ms: an empty notebook
-takes 0.27 s instead of 0.52 s, and a cold build's 35 notebooks leave a core idle 9 s less.
+takes 0.26 s instead of 0.53 s (medians of 20 runs each, ranges 0.22-0.28 s and 0.51-0.56 s),
+and a cold build's 35 notebooks leave a core idle about 9 s less.
 
 After the last cell, the worker asks the kernel which ``llmbook`` modules it imported
 (:func:`llmbook.inputs.note_modules`): the build then re-executes a notebook when one of *those*
